@@ -1,0 +1,45 @@
+# The README's commands. Each creates .venv on first use (idempotent) and installs the pinned set.
+PYTHON  ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PROFILE ?= smoke
+# One notebook name (without .ipynb) to run only that one, e.g. make reproduce NOTEBOOK=ota2021_size_sweep
+NOTEBOOK ?=
+export MUJOCO_GL ?= egl
+export PYTHONHASHSEED := 0
+
+.PHONY: setup reproduce test test-fast lab benchmark clean-smoke
+
+setup: $(STAMP)
+
+# torch first, from the pinned CPU build, so nothing later can pull a CUDA build; then the rest with the same pins.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt pip
+	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[notebooks,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name rlcore --display-name "Python (rlcore)" >/dev/null
+	touch $(STAMP)
+
+# Runs every notebook (or NOTEBOOK) through papermill at PROFILE; prints where the outputs went.
+reproduce: $(STAMP)
+	$(BIN)/python -m rlcore reproduce --profile $(PROFILE) $(if $(NOTEBOOK),--notebook $(NOTEBOOK),)
+
+# Whole suite: unit + learning tests, then every notebook at the smoke profile through nbval.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+	RLCORE_RESULTS=$(CURDIR)/.nbval-results RLCORE_FIGURES=$(CURDIR)/.nbval-figures \
+		$(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/update_speed.py
+
+clean-smoke:
+	rm -rf results/smoke figures/smoke .nbval-results .nbval-figures
