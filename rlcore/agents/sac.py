@@ -1,0 +1,114 @@
+"""Soft Actor-Critic with automatic temperature (Haarnoja et al. 2018b, "SAC: algorithms and applications").
+
+Twin Q critics (one fused ensemble module), Polyak-averaged target critic, tanh-squashed Gaussian
+policy, temperature alpha tuned towards the target entropy -|A|.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import AgentConfig
+from ..nets import build_trunk
+from ..replay import Batch
+from .common import Agent, critic_loss, make_adam, requires_grad, soft_update
+
+# Bounds of the policy's log standard deviation, as in the SAC reference code.
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class SquashedGaussianActor(torch.nn.Module):
+    def __init__(self, cfg: AgentConfig, obs_dim: int, action_dim: int):
+        super().__init__()
+        self.trunk = build_trunk(cfg.actor, obs_dim, 2 * action_dim)
+
+    def forward(self, obs: torch.Tensor, deterministic: bool = False):
+        """Returns (action in [-1, 1], log-probability of that action, shape (B, 1))."""
+        mean, log_std = self.trunk(obs).chunk(2, dim=-1)
+        if deterministic:
+            return torch.tanh(mean), None
+        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        eps = torch.randn_like(mean)
+        u = mean + log_std.exp() * eps
+        # log N(u; mean, std) minus the tanh Jacobian, log(1 - tanh(u)^2) written stably.
+        log_prob = (-0.5 * eps.square() - log_std - _HALF_LOG_2PI).sum(-1, keepdim=True)
+        log_prob = log_prob - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1, keepdim=True)
+        return torch.tanh(u), log_prob
+
+
+class SAC(Agent):
+    def __init__(self, cfg: AgentConfig, obs_dim: int, action_dim: int, device: torch.device | str = "cpu"):
+        self.cfg, self.device = cfg, torch.device(device)
+        self.actor = SquashedGaussianActor(cfg, obs_dim, action_dim).to(self.device)
+        self.critic = build_trunk(cfg.critic, obs_dim + action_dim, 1, n=2).to(self.device)
+        self.critic_target = copy.deepcopy(self.critic).eval()
+        requires_grad(self.critic_target, False)
+        self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=self.device, requires_grad=True)
+        self.target_entropy = -float(action_dim) if cfg.target_entropy is None else float(cfg.target_entropy)
+
+        self.modules = {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target}
+        self.optimizers = {"actor": make_adam(self.actor.parameters(), cfg.actor_lr),
+                           "critic": make_adam(self.critic.parameters(), cfg.critic_lr),
+                           "alpha": make_adam([self.log_alpha], cfg.alpha_lr)}
+        self.updates = 0
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        self._train_mode(False)
+        action, _ = self.actor(self._obs_tensor(obs), deterministic=not explore)
+        return action[0].cpu().numpy()
+
+    def q_values(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(2, B, 1) Q estimates of both critics."""
+        return self.critic(torch.cat([obs, action], dim=-1))
+
+    def update(self, b: Batch) -> dict[str, torch.Tensor]:
+        """One gradient step on critics, actor and temperature. Returns detached tensors (no host sync)."""
+        self._train_mode(True)
+        cfg = self.cfg
+        alpha = self.log_alpha.detach().exp()
+
+        with torch.no_grad():
+            next_action, next_log_prob = self.actor(b.next_obs)
+            next_q = self.critic_target(torch.cat([b.next_obs, next_action], -1)).min(dim=0).values
+            target_q = b.reward + cfg.gamma * b.not_done * (next_q - alpha * next_log_prob)
+        q = self.q_values(b.obs, b.action)
+        loss_q = critic_loss(q, target_q, cfg.critic_loss)
+        self.optimizers["critic"].zero_grad(set_to_none=True)
+        loss_q.backward()
+        self.optimizers["critic"].step()
+
+        # Policy step through a frozen critic: no weight gradients are computed for it.
+        requires_grad(self.critic, False)
+        action, log_prob = self.actor(b.obs)
+        q_pi = self.q_values(b.obs, action).min(dim=0).values
+        loss_pi = (alpha * log_prob - q_pi).mean()
+        self.optimizers["actor"].zero_grad(set_to_none=True)
+        loss_pi.backward()
+        self.optimizers["actor"].step()
+        requires_grad(self.critic, True)
+
+        loss_alpha = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+        self.optimizers["alpha"].zero_grad(set_to_none=True)
+        loss_alpha.backward()
+        self.optimizers["alpha"].step()
+
+        soft_update(self.critic_target, self.critic, cfg.tau)
+        self.updates += 1
+        return {"critic_loss": loss_q.detach(), "actor_loss": loss_pi.detach(), "alpha": alpha,
+                "alpha_loss": loss_alpha.detach(), "q_mean": q.detach().mean(),
+                "entropy": -log_prob.detach().mean()}
+
+    def _extra_state(self) -> dict:
+        return {"log_alpha": self.log_alpha.detach().cpu(), "updates": self.updates}
+
+    def _load_extra_state(self, extra: dict) -> None:
+        with torch.no_grad():
+            self.log_alpha.copy_(extra["log_alpha"])
+        self.updates = extra["updates"]

@@ -1,0 +1,257 @@
+"""Experiment configuration: frozen dataclasses, validated on construction, hashed to name a run.
+
+Every field that changes what a run computes is part of the hash; `device` is not (it changes
+where, not what), and neither is anything purely cosmetic. Profiles (`smoke`, `quick`, `paper`)
+are presets for the budget (see `rlcore.profiles`), never separate code paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+ALGORITHMS = ("sac", "td3")
+NET_KINDS = ("mlp",)  # the architecture zoo (issue 3) extends this tuple
+ACTIVATIONS = ("relu", "swish")
+NORMS = ("none", "batchnorm", "layernorm")
+CRITIC_LOSSES = ("mse", "huber")
+PROFILES = ("smoke", "quick", "paper", "custom")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A configuration field holds a value outside its valid options."""
+
+    def __init__(self, field_name: str, value: Any, expected: str):
+        super().__init__(f"{field_name}={value!r} is invalid: expected {expected}")
+        self.field_name = field_name
+
+
+def _choice(name: str, value: Any, options: tuple) -> None:
+    if value not in options:
+        raise ConfigError(name, value, f"one of {', '.join(map(repr, options))}")
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(name, value, f"an integer >= {minimum}")
+
+
+def _number_in(name: str, value: Any, low: float, high: float, low_open=False, high_open=False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+        raise ConfigError(name, value, f"a number in {lo}{low}, {high}{hi}")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """One trunk of the architecture zoo: `depth` hidden layers of `width` units."""
+
+    kind: str = "mlp"
+    width: int = 256
+    depth: int = 2
+    activation: str = "relu"
+    norm: str = "none"
+
+    def validate(self, prefix: str) -> None:
+        _choice(f"{prefix}.kind", self.kind, NET_KINDS)
+        _positive_int(f"{prefix}.width", self.width)
+        _positive_int(f"{prefix}.depth", self.depth)
+        _choice(f"{prefix}.activation", self.activation, ACTIVATIONS)
+        _choice(f"{prefix}.norm", self.norm, NORMS)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """A gymnasium id (MuJoCo v4/v5, classic control) plus constructor kwargs.
+
+    `dmc:domain-task` ids are reserved for the DeepMind Control Suite (a later issue).
+    `max_episode_steps=None` keeps the environment's registered time limit.
+    """
+
+    id: str = "Ant-v4"
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+
+    def __post_init__(self):
+        # Stored as sorted pairs so the dataclass stays immutable; `kwargs_dict` gives a dict back.
+        pairs = self.kwargs.items() if isinstance(self.kwargs, Mapping) else self.kwargs
+        object.__setattr__(self, "kwargs", tuple(sorted((str(k), v) for k, v in pairs)))
+
+    @property
+    def kwargs_dict(self) -> dict[str, Any]:
+        return dict(self.kwargs)
+
+    def validate(self, prefix: str = "env") -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise ConfigError(f"{prefix}.id", self.id, "a gymnasium environment id such as 'Ant-v4'")
+        if self.max_episode_steps is not None:
+            _positive_int(f"{prefix}.max_episode_steps", self.max_episode_steps)
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Algorithm and its hyperparameters.
+
+    Defaults follow the original papers: SAC with automatic temperature (Haarnoja et al. 2018b,
+    Table 1: Adam 3e-4, batch 256, gamma 0.99, tau 0.005, target entropy -|A|, 256x2 ReLU) and
+    TD3 (Fujimoto et al. 2018: policy noise 0.2 clipped at 0.5, policy delay 2, exploration noise
+    0.1) with batch 256 as Ota et al. 2021 A.4 state. TD3's learning rate and widths follow the
+    authors' reference implementation (3e-4, 256x2) rather than the paper's 1e-3 and 400-300; both
+    are fields here. `critic_loss="huber"` is Ota A.1's choice; "mse" is the original papers'.
+    """
+
+    algo: str = "sac"
+    actor: NetConfig = field(default_factory=NetConfig)
+    critic: NetConfig = field(default_factory=NetConfig)
+    gamma: float = 0.99
+    tau: float = 0.005
+    batch_size: int = 256
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    critic_loss: str = "mse"
+    # SAC
+    alpha_lr: float = 3e-4
+    init_alpha: float = 1.0
+    target_entropy: float | None = None  # None -> -action_dim (Haarnoja et al. 2018b)
+    # TD3
+    policy_noise: float = 0.2
+    noise_clip: float = 0.5
+    policy_delay: int = 2
+    exploration_noise: float = 0.1
+
+    def validate(self, prefix: str = "agent") -> None:
+        _choice(f"{prefix}.algo", self.algo, ALGORITHMS)
+        self.actor.validate(f"{prefix}.actor")
+        self.critic.validate(f"{prefix}.critic")
+        _number_in(f"{prefix}.gamma", self.gamma, 0.0, 1.0, high_open=True)
+        _number_in(f"{prefix}.tau", self.tau, 0.0, 1.0, low_open=True)
+        _positive_int(f"{prefix}.batch_size", self.batch_size)
+        for name in ("actor_lr", "critic_lr", "alpha_lr"):
+            _number_in(f"{prefix}.{name}", getattr(self, name), 0.0, 1.0, low_open=True)
+        _choice(f"{prefix}.critic_loss", self.critic_loss, CRITIC_LOSSES)
+        _number_in(f"{prefix}.init_alpha", self.init_alpha, 0.0, float("inf"), low_open=True)
+        _number_in(f"{prefix}.policy_noise", self.policy_noise, 0.0, float("inf"))
+        _number_in(f"{prefix}.noise_clip", self.noise_clip, 0.0, float("inf"))
+        _positive_int(f"{prefix}.policy_delay", self.policy_delay)
+        _number_in(f"{prefix}.exploration_noise", self.exploration_noise, 0.0, float("inf"))
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """How long a run trains and how often it evaluates, logs and checkpoints (all in env steps)."""
+
+    total_steps: int = 1_000_000
+    warmup_steps: int = 10_000  # uniform-random actions before the first update (Ota A.4)
+    updates_per_step: int = 1
+    replay_size: int = 1_000_000
+    eval_every: int = 5_000
+    eval_episodes: int = 10
+    log_every: int = 1_000  # training metrics are averaged and written every this many steps
+    checkpoint_every: int = 50_000
+    # A run whose |Q| or loss exceeds this (or is NaN/inf) is marked crashed.
+    divergence_threshold: float = 1e8
+
+    def validate(self, prefix: str = "budget") -> None:
+        for name in ("total_steps", "updates_per_step", "replay_size", "eval_every", "eval_episodes",
+                     "log_every", "checkpoint_every"):
+            _positive_int(f"{prefix}.{name}", getattr(self, name))
+        _positive_int(f"{prefix}.warmup_steps", self.warmup_steps, minimum=0)
+        _number_in(f"{prefix}.divergence_threshold", self.divergence_threshold, 0.0, float("inf"),
+                   low_open=True)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run; `run_id` is its stable name."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    seed: int = 0
+    profile: str = "custom"
+    device: str = "auto"  # not hashed: where a run computes, not what
+
+    def __post_init__(self):
+        self.env.validate("env")
+        self.agent.validate("agent")
+        self.budget.validate("budget")
+        _positive_int("seed", self.seed, minimum=0)
+        _choice("profile", self.profile, PROFILES)
+        _choice("device", self.device, DEVICES)
+
+    # ---- identity -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["env"]["kwargs"] = self.env.kwargs_dict
+        return d
+
+    def hash(self) -> str:
+        d = self.to_dict()
+        d.pop("device")
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=repr)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    @property
+    def run_id(self) -> str:
+        env = self.env.id.replace(":", "_").replace("/", "_")
+        return f"{self.agent.algo}-{env}-s{self.seed}-{self.hash()}"
+
+    # ---- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunConfig":
+        d = dict(d)
+        _reject_unknown("", d, cls)
+        agent = dict(d.get("agent", {}))
+        _reject_unknown("agent", agent, AgentConfig)
+        for net in ("actor", "critic"):
+            if net in agent:
+                _reject_unknown(f"agent.{net}", agent[net], NetConfig)
+                agent[net] = NetConfig(**agent[net])
+        env = dict(d.get("env", {}))
+        _reject_unknown("env", env, EnvConfig)
+        budget = dict(d.get("budget", {}))
+        _reject_unknown("budget", budget, BudgetConfig)
+        return cls(env=EnvConfig(**env), agent=AgentConfig(**agent), budget=BudgetConfig(**budget),
+                   **{k: v for k, v in d.items() if k not in ("env", "agent", "budget")})
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A copy with dotted-path overrides, e.g. `cfg.replace(**{"agent.critic.width": 512})`."""
+        d = self.to_dict()
+        for path, value in changes.items():
+            node = d
+            *parents, leaf = path.split(".")
+            for key in parents:
+                if not isinstance(node.get(key), dict):
+                    raise ConfigError(path, value, f"a path into the config; {key!r} is not a section")
+                node = node[key]
+            if leaf not in node:
+                raise ConfigError(path, value, f"an existing field; valid here: {', '.join(sorted(node))}")
+            node[leaf] = dict(value) if isinstance(value, Mapping) else value
+        return RunConfig.from_dict(d)
+
+
+def _reject_unknown(prefix: str, d: Mapping[str, Any], cls: type) -> None:
+    valid = {f.name for f in dataclasses.fields(cls)}
+    for key in d:
+        if key not in valid:
+            name = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(name, d[key], f"a field of {cls.__name__}: one of {', '.join(sorted(valid))}")
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> {"agent.critic.width": 256, ...} (used for run tables)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v if not isinstance(v, Mapping) else json.dumps(dict(v))
+    return out

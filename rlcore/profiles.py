@@ -1,0 +1,58 @@
+"""Named budget presets. A profile only picks numbers; every profile runs the same code.
+
+| profile | purpose                                              |
+|---------|------------------------------------------------------|
+| smoke   | the whole pipeline end to end in minutes on a laptop CPU (numbers mean nothing) |
+| quick   | the papers' trends at reduced scale, hours on a CPU |
+| paper   | the papers' settings: 1M steps, eval every 5k over 10 episodes (Ota 4, A.4) |
+"""
+
+from __future__ import annotations
+
+from .config import BudgetConfig, ConfigError
+
+# Random warm-up before the first update (Ota A.4): 10k steps for SAC, 100k for TD3.
+_PAPER_WARMUP = {"sac": 10_000, "td3": 100_000}
+
+_BUDGETS = {
+    "paper": dict(total_steps=1_000_000, replay_size=1_000_000, eval_every=5_000, eval_episodes=10,
+                  log_every=1_000, checkpoint_every=50_000),
+    "quick": dict(total_steps=100_000, replay_size=100_000, eval_every=5_000, eval_episodes=5,
+                  log_every=1_000, checkpoint_every=10_000),
+    "smoke": dict(total_steps=1_000, replay_size=1_000, eval_every=500, eval_episodes=2,
+                  log_every=100, checkpoint_every=500),
+}
+_WARMUP_FRACTION = {"quick": 0.05, "smoke": 0.25}  # of total_steps, same for both algorithms
+
+# Smoke caps episodes so that an evaluation takes a second, not a minute; quick and paper keep
+# the registered time limit (1000 steps for the MuJoCo locomotion tasks).
+EPISODE_CAP = {"smoke": 200, "quick": None, "paper": None}
+
+PROFILE_NAMES = tuple(_BUDGETS)
+
+
+def check_profile(profile: str) -> str:
+    if profile not in _BUDGETS:
+        raise ConfigError("profile", profile, f"one of {', '.join(map(repr, PROFILE_NAMES))}")
+    return profile
+
+
+def budget(profile: str, algo: str = "sac", **overrides) -> BudgetConfig:
+    """The BudgetConfig of `profile` for `algo`, with optional field overrides."""
+    check_profile(profile)
+    values = dict(_BUDGETS[profile])
+    if profile == "paper":
+        if algo not in _PAPER_WARMUP:
+            raise ConfigError("algo", algo, f"one of {', '.join(map(repr, _PAPER_WARMUP))}")
+        values["warmup_steps"] = _PAPER_WARMUP[algo]
+    else:
+        values["warmup_steps"] = int(values["total_steps"] * _WARMUP_FRACTION[profile])
+    values.update(overrides)
+    return BudgetConfig(**values)
+
+
+def describe(profile: str, b: BudgetConfig, seeds) -> str:
+    """One line stating the budget a figure came from."""
+    n = len(list(seeds))
+    return (f"profile={profile}: {b.total_steps:,} env steps, {n} seed{'s' if n != 1 else ''}, "
+            f"eval every {b.eval_every:,} steps x {b.eval_episodes} episodes")

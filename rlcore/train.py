@@ -1,0 +1,211 @@
+"""One training run: serial collection (one env step, one update), evaluation, checkpoint/resume,
+divergence detection. Everything it produces goes through the RunStore.
+
+Step counting: `step` is the number of environment steps taken so far. An evaluation "at step s"
+runs after s steps (the first at s = 0, the untrained policy); a checkpoint at step s holds the
+learner after s steps, and resuming from it drops any table row written after s, so a killed and
+resumed run has exactly the rows of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .agents import Agent, make_agent
+from .config import RunConfig
+from .envs import env_dims, make_env
+from .replay import ReplayBuffer
+from .results import RunStore, atomic_torch_save, default_results_dir, environment_manifest
+
+EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own, fixed start states
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def evaluate(agent: Agent, env, episodes: int, seed: int) -> tuple[list[float], list[int]]:
+    """Deterministic-policy returns over `episodes` episodes, each from a fixed seed."""
+    returns, lengths = [], []
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=seed + ep)
+        total, length, done = 0.0, 0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, explore=False))
+            total += float(reward)
+            length += 1
+            done = terminated or truncated
+        returns.append(total)
+        lengths.append(length)
+    return returns, lengths
+
+
+class Diverged(Exception):
+    pass
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, results_dir=None, progress: bool = True):
+        self.cfg = cfg
+        self.store = RunStore(results_dir or default_results_dir(cfg.profile), cfg)
+        self.progress = progress
+
+    # ---- helpers --------------------------------------------------------------------------
+    def _log_eval(self, step: int) -> float:
+        b = self.cfg.budget
+        returns, lengths = evaluate(self.agent, self.eval_env, b.eval_episodes,
+                                    EVAL_SEED_OFFSET + 1000 * self.cfg.seed)
+        mean = float(np.mean(returns))
+        row = self.store.row
+        self.evals += [row(step, "eval_return", mean), row(step, "eval_return_std", float(np.std(returns))),
+                       row(step, "eval_length", float(np.mean(lengths)))]
+        self.store.write_rows("evaluations", self.evals)
+        return mean
+
+    def _flush_metrics(self, step: int, sums: dict, counts: dict, steps_per_s: float) -> None:
+        """Average the accumulated update metrics (the only host sync of the update loop) and check them."""
+        values = {k: (sums[k] / counts[k]).item() for k in sums}
+        threshold = self.cfg.budget.divergence_threshold
+        for k, v in values.items():
+            if not math.isfinite(v) or (k in ("critic_loss", "q_mean") and abs(v) > threshold):
+                raise Diverged(f"{k}={v:.4g} at step {step}")
+        values["steps_per_s"] = steps_per_s
+        self.metrics += [self.store.row(step, f"train_{k}", v) for k, v in values.items()]
+        sums.clear()
+        counts.clear()
+
+    def _checkpoint(self, step: int) -> None:
+        self.store.write_rows("metrics", self.metrics)
+        self.store.save_checkpoint({
+            "step": step, "agent": self.agent.state_dict(), "replay": self.replay.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "action_space_rng": self.env.action_space.np_random.bit_generator.state,
+            "wall_time_s": self.wall_time_s + (time.time() - self.t_start),
+        })
+
+    # ---- the run --------------------------------------------------------------------------
+    def run(self) -> dict:
+        cfg, b, store = self.cfg, self.cfg.budget, self.store
+        store.prepare()
+        status = store.status()
+        if status and status["state"] in ("finished", "crashed"):
+            return status
+
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.env = make_env(cfg.env, seed=cfg.seed)
+        self.eval_env = make_env(cfg.env)
+        obs_dim, action_dim = env_dims(self.env)
+        self.agent = make_agent(cfg.agent, obs_dim, action_dim, self.device)
+        self.replay = ReplayBuffer(obs_dim, action_dim, b.replay_size, self.device)
+        self.evals, self.metrics = store.read_rows("evaluations"), store.read_rows("metrics")
+        self.wall_time_s, self.t_start = 0.0, time.time()
+        store.write_manifest(environment_manifest(self.device))
+
+        step = 0
+        ckpt = store.load_checkpoint(self.device)
+        if ckpt is not None:
+            step = ckpt["step"]
+            self.agent.load_state_dict(ckpt["agent"])
+            self.replay.load_state_dict(ckpt["replay"])
+            torch.set_rng_state(ckpt["torch_rng"].cpu())
+            if ckpt["cuda_rng"] is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+            self.env.action_space.np_random.bit_generator.state = ckpt["action_space_rng"]
+            self.wall_time_s = ckpt["wall_time_s"]
+        else:
+            self.evals, self.metrics = [], []  # rows without a checkpoint belong to no resumable state
+        # Rows written after the checkpoint are recomputed by this run: drop them (no duplicates).
+        self.evals = [r for r in self.evals if r["step"] <= step]
+        self.metrics = [r for r in self.metrics if r["step"] <= step]
+        store.write_status("running", step=step)
+
+        # A resumed run starts a fresh episode; the interrupted partial episode is not replayed.
+        obs, _ = self.env.reset(seed=cfg.seed + step)
+        last_eval = self._log_eval(0) if step == 0 else None
+        episode_return, episode_length = 0.0, 0
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = defaultdict(int)
+        bar = tqdm(total=b.total_steps, initial=step, desc=cfg.run_id, disable=not self.progress,
+                   mininterval=5.0, file=sys.stderr, ascii=True, dynamic_ncols=False)
+        window_start, window_t = step, time.time()
+        try:
+            while step < b.total_steps:
+                if step < b.warmup_steps:
+                    action = self.env.action_space.sample()
+                else:
+                    action = self.agent.act(obs, explore=True)
+                    if not np.all(np.isfinite(action)):
+                        raise Diverged(f"non-finite action at step {step}")
+                next_obs, reward, terminated, truncated, _ = self.env.step(action)
+                # Only a true terminal stops bootstrapping; time-limit truncation does not.
+                self.replay.add(obs, action, reward, next_obs, terminated)
+                episode_return += float(reward)
+                episode_length += 1
+                obs = next_obs
+                step += 1
+                if terminated or truncated:
+                    self.metrics += [store.row(step, "train_episode_return", episode_return),
+                                     store.row(step, "train_episode_length", episode_length)]
+                    obs, _ = self.env.reset()
+                    episode_return, episode_length = 0.0, 0
+
+                if step >= b.warmup_steps and len(self.replay) >= cfg.agent.batch_size:
+                    for _ in range(b.updates_per_step):
+                        for k, v in self.agent.update(self.replay.sample(cfg.agent.batch_size)).items():
+                            sums[k] = sums[k] + v if k in sums else v.clone()
+                            counts[k] += 1
+
+                if step % b.log_every == 0 and sums:
+                    now = time.time()
+                    self._flush_metrics(step, sums, counts, (step - window_start) / max(now - window_t, 1e-9))
+                    window_start, window_t = step, now
+                if step % b.eval_every == 0 or step == b.total_steps:
+                    last_eval = self._log_eval(step)
+                    bar.set_postfix_str(f"eval_return={last_eval:.1f}", refresh=False)
+                if step % b.checkpoint_every == 0 and step < b.total_steps:
+                    self._checkpoint(step)
+                    store.write_status("running", step=step)
+                bar.update(1)
+        except Diverged as err:
+            # The run is over but the sweep goes on: keep every evaluation made before the divergence.
+            store.write_rows("metrics", self.metrics)
+            store.write_rows("evaluations", self.evals)
+            store.remove_checkpoint()
+            status = {"state": "crashed", "step": step, "reason": str(err),
+                      "last_good_eval_return": self._last_eval_return()}
+            store.write_status(**status)
+            return status
+        finally:
+            bar.close()
+
+        wall = self.wall_time_s + (time.time() - self.t_start)
+        store.write_rows("metrics", self.metrics)
+        store.write_rows("evaluations", self.evals)
+        atomic_torch_save({k: m.state_dict() for k, m in self.agent.modules.items()}, store.path("agent.pt"))
+        store.write_manifest({**environment_manifest(self.device), "wall_time_s": wall})
+        status = {"state": "finished", "step": step, "final_eval_return": last_eval, "wall_time_s": wall}
+        store.write_status(**status)
+        store.remove_checkpoint()
+        return status
+
+    def _last_eval_return(self) -> float | None:
+        rows = [r for r in self.evals if r["metric"] == "eval_return"]
+        return rows[-1]["value"] if rows else None
+
+
+def train(cfg: RunConfig, results_dir=None, progress: bool = True) -> dict:
+    """Train one run (or resume it, or return at once if it already ended). Returns its status."""
+    return Trainer(cfg, results_dir, progress).run()
