@@ -38,21 +38,28 @@ def check_profile(profile: str) -> str:
 
 
 def budget(profile: str, algo: str = "sac", **overrides) -> BudgetConfig:
-    """The BudgetConfig of `profile` for `algo`, with optional field overrides."""
+    """The BudgetConfig of `profile` for `algo`, with optional field overrides.
+
+    Overriding `total_steps` alone rescales what depends on it: the warm-up (outside `paper`) and
+    the replay size (every transition of the run fits, as with the paper's 1M buffer and 1M steps).
+    """
     check_profile(profile)
-    values = dict(_BUDGETS[profile])
-    if profile == "paper":
-        if algo not in _PAPER_WARMUP:
-            raise ConfigError("algo", algo, f"one of {', '.join(map(repr, _PAPER_WARMUP))}")
-        values["warmup_steps"] = _PAPER_WARMUP[algo]
-    else:
-        values["warmup_steps"] = int(values["total_steps"] * _WARMUP_FRACTION[profile])
-    values.update(overrides)
+    if algo not in _PAPER_WARMUP:  # in every profile: an unknown algorithm must not pass silently
+        raise ConfigError("algo", algo, f"one of {', '.join(map(repr, _PAPER_WARMUP))}")
+    values = {**_BUDGETS[profile], **overrides}
+    if "warmup_steps" not in overrides:
+        if profile == "paper":
+            values["warmup_steps"] = _PAPER_WARMUP[algo]
+        else:
+            values["warmup_steps"] = int(values["total_steps"] * _WARMUP_FRACTION[profile])
+    if "replay_size" not in overrides and "total_steps" in overrides:
+        values["replay_size"] = values["total_steps"]
     return BudgetConfig(**values)
 
 
 def describe(profile: str, b: BudgetConfig, seeds) -> str:
     """One line stating the budget a figure came from."""
     n = len(list(seeds))
-    return (f"profile={profile}: {b.total_steps:,} env steps, {n} seed{'s' if n != 1 else ''}, "
+    scale = "" if profile == "paper" else " (reduced budget: not the paper's experiment)"
+    return (f"profile={profile}{scale}: {b.total_steps:,} env steps, {n} seed{'s' if n != 1 else ''}, "
             f"eval every {b.eval_every:,} steps x {b.eval_episodes} episodes")

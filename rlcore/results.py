@@ -202,7 +202,10 @@ def load_table(results_dir: str | Path, table: str = "evaluations", run_ids: Ite
         missing = [c for c in config_columns if c not in runs.columns]
         if missing:
             raise ConfigError("config_columns", missing, f"flattened config fields such as {list(runs.columns)[5:12]}")
-        frame = frame.merge(runs[["run", "state", *config_columns]], on="run", how="left")
+        # Columns the table already has (e.g. "seed") are the same values: merging them again would
+        # rename both copies to seed_x / seed_y.
+        extra = [c for c in dict.fromkeys(["state", *config_columns]) if c not in frame.columns]
+        frame = frame.merge(runs[["run", *extra]], on="run", how="left")
     return frame
 
 
@@ -210,3 +213,17 @@ def load_sweep(configs: Sequence[RunConfig], results_dir: str | Path, table: str
                config_columns: Sequence[str] = ()) -> pd.DataFrame:
     """`load_table` restricted to the runs of one sweep."""
     return load_table(results_dir, table, [c.run_id for c in configs], config_columns)
+
+
+def default_tables_dir(profile: str) -> Path:
+    base = Path(os.environ.get("RLCORE_RESULTS", repo_root() / "results"))
+    return base / profile / "tables"
+
+
+def save_table(frame: pd.DataFrame, name: str, profile: str, tables_dir: str | Path | None = None) -> Path:
+    """Write a tidy summary table (CSV) atomically; returns its path."""
+    out = Path(tables_dir) if tables_dir else default_tables_dir(profile)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.csv"
+    atomic_write(path, frame.to_csv(index=False))
+    return path

@@ -1,0 +1,41 @@
+"""Summaries of long-format result frames: curves over seeds and the papers' scalar scores."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from .config import ConfigError
+
+MAX_RETURN_MODES = ("mean_of_max", "max_of_mean")
+
+
+def curves(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return") -> pd.DataFrame:
+    """Mean, std (over seeds; 0 for one seed) and seed count per (group, step)."""
+    sel = frame[frame["metric"] == metric]
+    out = (sel.groupby([*by, "step"])["value"].agg(mean="mean", std="std", n="count").reset_index())
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return",
+                       mode: str = "mean_of_max") -> pd.DataFrame:
+    """The papers' "maximum average return" per group (Ota Fig 4, Fig 7, Table 1).
+
+    Each evaluation is already an average over episodes. The paper does not say whether the max
+    over time is taken per seed or of the seed-mean curve:
+      "mean_of_max" (default): max over evaluations per seed, then mean and std over seeds;
+      "max_of_mean": max over evaluations of the seed-mean curve (std is that step's std).
+    """
+    if mode not in MAX_RETURN_MODES:
+        raise ConfigError("mode", mode, f"one of {', '.join(map(repr, MAX_RETURN_MODES))}")
+    sel = frame[frame["metric"] == metric]
+    if mode == "mean_of_max":
+        per_seed = sel.groupby([*by, "seed"])["value"].max().reset_index()
+        out = per_seed.groupby(list(by))["value"].agg(mean="mean", std="std", n="count").reset_index()
+        out["std"] = out["std"].fillna(0.0)
+        return out
+    c = curves(frame, by, metric)
+    best = c.loc[c.groupby(list(by))["mean"].idxmax()]
+    return best[[*by, "mean", "std", "n"]].reset_index(drop=True)

@@ -1,0 +1,106 @@
+"""Figure functions with one house style. Each returns a matplotlib Figure; `save` writes it.
+
+Every figure carries a footer saying which profile and budget produced it, so a smoke or quick
+run is never mistaken for the paper's experiment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .results import repo_root
+
+
+def house_style() -> None:
+    sns.set_theme(context="notebook", style="whitegrid", palette="viridis")
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.titlesize": 11, "legend.fontsize": 8})
+
+
+def default_figures_dir(profile: str) -> Path:
+    """figures/<profile>, or $RLCORE_FIGURES/<profile>."""
+    return Path(os.environ.get("RLCORE_FIGURES", repo_root() / "figures")) / profile
+
+
+def stamp(fig: plt.Figure, text: str) -> plt.Figure:
+    """Footer with the profile and budget (and anything else the reader must know)."""
+    fig.text(0.01, 0.005, text, fontsize=7, color="0.35", ha="left", va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def save(fig: plt.Figure, name: str, figures_dir: str | Path) -> Path:
+    out = Path(figures_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.png"
+    tmp = out / f".{name}.tmp.png"
+    fig.savefig(tmp, bbox_inches="tight")
+    os.replace(tmp, path)  # atomic: a reader never sees half a PNG
+    return path
+
+
+def learning_curves(curves: pd.DataFrame, hue: str, title: str, hue_label: str | None = None,
+                    ylabel: str = "average return", ax: plt.Axes | None = None,
+                    reference: dict[str, float] | None = None) -> plt.Figure:
+    """Mean +- 1 std over seeds against steps, one line per value of `hue` (columns from `aggregate.curves`).
+
+    `reference`: published numbers drawn as dashed horizontal lines, label -> value.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    else:
+        fig = ax.figure
+    levels = sorted(curves[hue].unique())
+    colors = sns.color_palette("viridis", len(levels))
+    for color, level in zip(colors, levels):
+        c = curves[curves[hue] == level].sort_values("step")
+        n = int(c["n"].max()) if len(c) else 0
+        ax.plot(c["step"], c["mean"], color=color, label=f"{hue_label or hue}={level} (n={n})")
+        ax.fill_between(c["step"], c["mean"] - c["std"], c["mean"] + c["std"], color=color, alpha=0.2, lw=0)
+    for label, value in (reference or {}).items():
+        ax.axhline(value, color="0.3", ls="--", lw=1)
+        ax.annotate(label, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, color="0.3",
+                    va="bottom")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return fig
+
+
+def grid_heatmap(scores: pd.DataFrame, rows: str, cols: str, title: str, row_label: str, col_label: str,
+                 value: str = "mean", annotate_cells: dict[tuple, str] | None = None,
+                 ax: plt.Axes | None = None) -> plt.Figure:
+    """Heatmap of a score over two grid axes (Ota Fig 4, 7, 8). Rows grow downwards like the paper.
+
+    `annotate_cells`: {(row value, col value): text} shown under the cell's own number, e.g. the
+    published number for that cell.
+    """
+    table = scores.pivot(index=rows, columns=cols, values=value).sort_index().sort_index(axis=1)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.1 * len(table.columns) + 2.4, 0.8 * len(table.index) + 1.6))
+    else:
+        fig = ax.figure
+    sns.heatmap(table, annot=True, fmt=".0f", cmap="viridis", cbar_kws={"label": "max average return"}, ax=ax)
+    for (r, c), text in (annotate_cells or {}).items():
+        if r in table.index and c in table.columns:
+            i, j = list(table.index).index(r), list(table.columns).index(c)
+            ax.text(j + 0.5, i + 0.85, text, ha="center", va="center", fontsize=6, color="white")
+    ax.set_xlabel(col_label)
+    ax.set_ylabel(row_label)
+    ax.set_title(title)
+    return fig
+
+
+def note_panel(ax: plt.Axes, lines: Sequence[str]) -> None:
+    """A text-only panel, e.g. the paper's claim beside our numbers."""
+    ax.axis("off")
+    ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=8, wrap=True, transform=ax.transAxes)
+
+
+house_style()

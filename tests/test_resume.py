@@ -1,0 +1,107 @@
+"""Resume after a real SIGKILL: a child process trains, is killed after a checkpoint, and the run is
+finished in this process. The result must have exactly the (step, metric) rows of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from rlcore.results import RunStore
+from rlcore.train import Trainer, train
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+CHILD = """
+import json, sys
+import torch
+torch.set_num_threads(1)
+from rlcore.config import RunConfig
+from rlcore.train import train
+train(RunConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], progress=False)
+"""
+
+
+def _read_csv(path):
+    try:
+        return pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return None
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_config, monkeypatch):
+    cfg = tiny_config("sac", total_steps=1200, warmup_steps=200, eval_every=200, log_every=100,
+                      checkpoint_every=400, max_episode_steps=100)
+    killed_dir, ref_dir = tmp_path / "killed", tmp_path / "reference"
+    store = RunStore(killed_dir, cfg)
+
+    log = open(tmp_path / "child.log", "wb")
+    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(cfg.to_dict()), str(killed_dir)],
+                             stdout=log, stderr=subprocess.STDOUT,
+                             env={**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")})
+    try:
+        # Wait for a checkpoint (status.json says "running" at step > 0 only after one is saved) and
+        # for an evaluation row beyond it: those rows are what the resume must drop and recompute.
+        deadline = time.monotonic() + 120
+        while True:
+            assert child.poll() is None, f"child ended early: {(tmp_path / 'child.log').read_text()}"
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            status = store.status() if store.path("status.json").exists() else None
+            if status and status["state"] == "running" and status["step"] > 0:
+                evals = _read_csv(store.path("evaluations.csv"))
+                if evals is not None and evals["step"].max() > status["step"]:
+                    break
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        log.close()
+    assert child.returncode == -signal.SIGKILL
+
+    ckpt_step = torch.load(store.path("checkpoint.pt"), weights_only=False)["step"]
+    assert ckpt_step in (400, 800)
+    killed_evals = pd.read_csv(store.path("evaluations.csv"))
+    assert killed_evals["step"].max() > ckpt_step, "the kill should leave rows beyond the checkpoint"
+    assert store.status()["state"] == "running"
+
+    # Resume in this process; record which evaluations it computes itself.
+    evaluated = []
+    real_log_eval = Trainer._log_eval
+
+    def spy(self, step):
+        evaluated.append(step)
+        return real_log_eval(self, step)
+
+    monkeypatch.setattr(Trainer, "_log_eval", spy)
+    status = train(cfg, killed_dir, progress=False)
+    monkeypatch.undo()
+    assert status["state"] == "finished" and status["step"] == 1200
+    assert store.status()["state"] == "finished"
+    assert not store.path("checkpoint.pt").exists()
+    assert evaluated and min(evaluated) > ckpt_step, "resumed from the checkpoint, not from scratch"
+    assert evaluated == list(range(ckpt_step + 200, 1201, 200))
+
+    ref_status = train(cfg, ref_dir, progress=False)
+    assert ref_status["state"] == "finished"
+    resumed = pd.read_csv(store.path("evaluations.csv"))
+    reference = pd.read_csv(RunStore(ref_dir, cfg).path("evaluations.csv"))
+    assert not resumed.duplicated(["step", "metric"]).any()
+    assert len(resumed) == len(reference) == 7 * 3
+    assert set(zip(resumed["step"], resumed["metric"])) == set(zip(reference["step"], reference["metric"]))
+    # Rows up to the checkpoint are the killed process's own (the same values as the reference run).
+    before = resumed[resumed["step"] <= ckpt_step].reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, killed_evals[killed_evals["step"] <= ckpt_step].reset_index(drop=True))
+    pd.testing.assert_frame_equal(before, reference[reference["step"] <= ckpt_step].reset_index(drop=True))
+    metrics = pd.read_csv(store.path("metrics.csv"))
+    assert not metrics.duplicated(["step", "metric"]).any()
+    assert not [p for p in os.listdir(store.dir) if p.endswith(".tmp")]
