@@ -279,8 +279,10 @@ def format_table(rows: list[Row]) -> str:
              f"{100 * r.peak_fraction:.1f}", "?" if r.other_cpu is None else f"{100 * r.other_cpu:.0f}"]
             for r in rows]
     widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
-    # Text columns left-aligned, numbers right-aligned.
-    fmt = lambda line: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+
+    def fmt(line: list[str]) -> str:  # text columns (device, case) left-aligned, numbers right-aligned
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+
     rule = "-" * len(fmt(header))
     return "\n".join([fmt(header), rule] + [fmt(line) for line in body])
 
@@ -298,8 +300,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--obs-dim", type=int, default=111, help="default 111 (Ant-v4, use_contact_forces=True)")
     p.add_argument("--action-dim", type=int, default=8, help="default 8 (Ant-v4)")
     p.add_argument("--batch-size", type=int, default=256, help="default 256")
-    p.add_argument("--widths", type=int, nargs="+", default=[256], help="hidden widths to sweep (default 256)")
-    p.add_argument("--depths", type=int, nargs="+", default=[2], help="hidden depths to sweep (default 2)")
+    p.add_argument("--widths", type=int, nargs="+", default=[256], help="hidden widths (default 256)")
+    p.add_argument("--depths", type=int, nargs="+", default=[2], help="hidden depths (default 2)")
     p.add_argument("--cases", nargs="+", default=labels, choices=labels, help="default: all")
     p.add_argument("--devices", nargs="+", choices=["cpu", "cuda"],
                    help="default: cpu, and cuda when torch.cuda.is_available()")
@@ -309,8 +311,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="square matmul sizes for the peak (default 1024 2048)")
     p.add_argument("--matmul-repeats", type=int, default=10, help="timed repeats per size (default 10)")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    p.add_argument("--replay-size", type=int, default=10_000, help="transitions in the replay (default 10000)")
-    p.add_argument("--batch-pool", type=int, default=32, help="distinct pre-sampled batches, cycled (default 32)")
+    p.add_argument("--replay-size", type=int, default=10_000, help="replay transitions (default 10000)")
+    p.add_argument("--batch-pool", type=int, default=32, help="pre-sampled batches, cycled (default 32)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true",
                    help="short run: sets 10 warm-up and 50 timed updates, 3 matmul repeats")
