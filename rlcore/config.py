@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 ALGORITHMS = ("sac", "td3")
-NET_KINDS = ("mlp",)  # the architecture zoo (issue 3) extends this tuple
+NET_KINDS = ("mlp", "resnet", "densenet", "d2rl", "modern", "simba", "bronet")
 ACTIVATIONS = ("relu", "swish")
-NORMS = ("none", "batchnorm", "layernorm")
+NORMS = ("auto", "none", "batchnorm", "layernorm")  # auto: LayerNorm for modern/simba/bronet, else none
 CRITIC_LOSSES = ("mse", "huber")
+SN_TARGET_MODES = ("own", "copy")
 PROFILES = ("smoke", "quick", "paper", "custom")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -33,6 +34,11 @@ class ConfigError(ValueError):
 def _choice(name: str, value: Any, options: tuple) -> None:
     if value not in options:
         raise ConfigError(name, value, f"one of {', '.join(map(repr, options))}")
+
+
+def _bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(name, value, "True or False")
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -51,20 +57,35 @@ def _number_in(name: str, value: Any, low: float, high: float, low_open=False, h
 
 @dataclass(frozen=True)
 class NetConfig:
-    """One trunk of the architecture zoo: `depth` hidden layers of `width` units."""
+    """One trunk of the architecture zoo (see `rlcore.nets.trunks` for what `depth` counts per kind).
+
+    `spectral_norm` normalizes every linear layer but the first and the last (Bjorck et al. 2021),
+    with `sn_power_iterations` power-iteration steps per training forward pass (Miyato et al.: 1).
+    `expansion` is the inner width of a residual feed-forward block as a multiple of `width`
+    (None: the kind's default, 4 for simba, 1 otherwise).
+    """
 
     kind: str = "mlp"
     width: int = 256
     depth: int = 2
     activation: str = "relu"
-    norm: str = "none"
+    norm: str = "auto"
+    spectral_norm: bool = False
+    sn_power_iterations: int = 1
+    expansion: int | None = None
 
     def validate(self, prefix: str) -> None:
         _choice(f"{prefix}.kind", self.kind, NET_KINDS)
         _positive_int(f"{prefix}.width", self.width)
         _positive_int(f"{prefix}.depth", self.depth)
+        if self.kind == "resnet" and self.depth % 2:
+            raise ConfigError(f"{prefix}.depth", self.depth, "an even number for kind='resnet' (two linear layers per block)")
         _choice(f"{prefix}.activation", self.activation, ACTIVATIONS)
         _choice(f"{prefix}.norm", self.norm, NORMS)
+        _bool(f"{prefix}.spectral_norm", self.spectral_norm)
+        _positive_int(f"{prefix}.sn_power_iterations", self.sn_power_iterations)
+        if self.expansion is not None:
+            _positive_int(f"{prefix}.expansion", self.expansion)
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,47 @@ class EnvConfig:
 
 
 @dataclass(frozen=True)
+class OFENetConfig:
+    """Online feature extractor (Ota et al. 2020; 2021 section 3.1 and A.1-A.4).
+
+    A state stack and a state-action stack of `layers` DenseNet blocks each, `total_units //
+    layers` new units per block (BatchNorm, Swish), so z_s has obs_dim + total_units dimensions and
+    z_sa has dim(z_s) + action_dim + total_units. Trained to predict the next state's first
+    `target_dims` dimensions (None: the OFENet code's per-task table, `nets.ofenet.TARGET_DIMS`)
+    with its own Adam, after `pretrain_steps` OFENet-only updates following the random warm-up.
+    Defaults are Ota et al. 2021 (8 x 256 = 2048 units, target network tau 0.005);
+    `experiments.OFENET_2020` gives the 2020 setting (240 units in 6 or 8 layers).
+    """
+
+    enabled: bool = False
+    layers: int = 8
+    total_units: int = 2048
+    activation: str = "swish"
+    batchnorm: bool = True
+    lr: float = 3e-4
+    pretrain_steps: int = 10_000
+    target_network: bool = True  # Ota 2021 A.1; the 2020 code reads the online OFENet for targets
+    target_tau: float = 0.005
+    target_dims: int | None = None
+
+    def validate(self, prefix: str = "agent.ofenet") -> None:
+        _bool(f"{prefix}.enabled", self.enabled)
+        _positive_int(f"{prefix}.layers", self.layers)
+        _positive_int(f"{prefix}.total_units", self.total_units)
+        if self.total_units % self.layers:
+            raise ConfigError(f"{prefix}.total_units", self.total_units,
+                              f"a multiple of {prefix}.layers={self.layers} (units are split evenly over layers)")
+        _choice(f"{prefix}.activation", self.activation, ACTIVATIONS)
+        _bool(f"{prefix}.batchnorm", self.batchnorm)
+        _number_in(f"{prefix}.lr", self.lr, 0.0, 1.0, low_open=True)
+        _positive_int(f"{prefix}.pretrain_steps", self.pretrain_steps, minimum=0)
+        _bool(f"{prefix}.target_network", self.target_network)
+        _number_in(f"{prefix}.target_tau", self.target_tau, 0.0, 1.0, low_open=True)
+        if self.target_dims is not None:
+            _positive_int(f"{prefix}.target_dims", self.target_dims)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """Algorithm and its hyperparameters.
 
@@ -110,12 +172,17 @@ class AgentConfig:
     algo: str = "sac"
     actor: NetConfig = field(default_factory=NetConfig)
     critic: NetConfig = field(default_factory=NetConfig)
+    ofenet: OFENetConfig = field(default_factory=OFENetConfig)
     gamma: float = 0.99
     tau: float = 0.005
     batch_size: int = 256
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     critic_loss: str = "mse"
+    # Spectrally normalized target networks: "own" runs power iteration on the target's own weights
+    # (a deep-copied torch spectral_norm target in DrQ, which Bjorck et al. build on); "copy" takes
+    # the online network's u, v vectors at every soft update.
+    sn_target: str = "own"
     # SAC
     alpha_lr: float = 3e-4
     init_alpha: float = 1.0
@@ -130,12 +197,14 @@ class AgentConfig:
         _choice(f"{prefix}.algo", self.algo, ALGORITHMS)
         self.actor.validate(f"{prefix}.actor")
         self.critic.validate(f"{prefix}.critic")
+        self.ofenet.validate(f"{prefix}.ofenet")
         _number_in(f"{prefix}.gamma", self.gamma, 0.0, 1.0, high_open=True)
         _number_in(f"{prefix}.tau", self.tau, 0.0, 1.0, low_open=True)
         _positive_int(f"{prefix}.batch_size", self.batch_size)
         for name in ("actor_lr", "critic_lr", "alpha_lr"):
             _number_in(f"{prefix}.{name}", getattr(self, name), 0.0, 1.0, low_open=True)
         _choice(f"{prefix}.critic_loss", self.critic_loss, CRITIC_LOSSES)
+        _choice(f"{prefix}.sn_target", self.sn_target, SN_TARGET_MODES)
         _number_in(f"{prefix}.init_alpha", self.init_alpha, 0.0, float("inf"), low_open=True)
         _number_in(f"{prefix}.policy_noise", self.policy_noise, 0.0, float("inf"))
         _number_in(f"{prefix}.noise_clip", self.noise_clip, 0.0, float("inf"))
@@ -195,6 +264,8 @@ class RunConfig:
     def hash(self) -> str:
         d = self.to_dict()
         d.pop("device")
+        if not self.agent.ofenet.enabled:  # a switched-off extractor's settings change nothing
+            d["agent"]["ofenet"] = {"enabled": False}
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=repr)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -214,6 +285,9 @@ class RunConfig:
             if net in agent:
                 _reject_unknown(f"agent.{net}", agent[net], NetConfig)
                 agent[net] = NetConfig(**agent[net])
+        if "ofenet" in agent:
+            _reject_unknown("agent.ofenet", agent["ofenet"], OFENetConfig)
+            agent["ofenet"] = OFENetConfig(**agent["ofenet"])
         env = dict(d.get("env", {}))
         _reject_unknown("env", env, EnvConfig)
         budget = dict(d.get("budget", {}))

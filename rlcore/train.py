@@ -85,6 +85,24 @@ class Trainer:
         sums.clear()
         counts.clear()
 
+    def _sample(self):
+        return self.replay.sample(self.cfg.agent.batch_size)
+
+    @staticmethod
+    def _accumulate(sums: dict, counts: dict, metrics: dict) -> None:
+        for k, v in metrics.items():
+            sums[k] = sums[k] + v if k in sums else v.clone()
+            counts[k] += 1
+
+    def _pretrain_features(self, step: int) -> None:
+        """OFENet-only updates after the random warm-up, before the agent's first update."""
+        steps = self.cfg.agent.ofenet.pretrain_steps
+        losses = [self.agent.update_features(self._sample())["ofenet_loss"] for _ in range(steps)]
+        if losses:
+            self.metrics += [self.store.row(step, "pretrain_ofenet_loss_first", losses[0].item()),
+                             self.store.row(step, "pretrain_ofenet_loss_last", losses[-1].item())]
+        self.agent.features_pretrained = True
+
     def _checkpoint(self, step: int) -> None:
         self.store.write_rows("metrics", self.metrics)
         self.store.save_checkpoint({
@@ -108,7 +126,7 @@ class Trainer:
         self.env = make_env(cfg.env, seed=cfg.seed)
         self.eval_env = make_env(cfg.env)
         obs_dim, action_dim = env_dims(self.env)
-        self.agent = make_agent(cfg.agent, obs_dim, action_dim, self.device)
+        self.agent = make_agent(cfg.agent, obs_dim, action_dim, self.device, env_id=cfg.env.id)
         self.replay = ReplayBuffer(obs_dim, action_dim, b.replay_size, self.device)
         self.evals, self.metrics = store.read_rows("evaluations"), store.read_rows("metrics")
         self.wall_time_s, self.t_start = 0.0, time.time()
@@ -163,10 +181,12 @@ class Trainer:
                     episode_return, episode_length = 0.0, 0
 
                 if step >= b.warmup_steps and len(self.replay) >= cfg.agent.batch_size:
+                    if not self.agent.features_pretrained:
+                        self._pretrain_features(step)
                     for _ in range(b.updates_per_step):
-                        for k, v in self.agent.update(self.replay.sample(cfg.agent.batch_size)).items():
-                            sums[k] = sums[k] + v if k in sums else v.clone()
-                            counts[k] += 1
+                        if self.agent.learns_features:  # OFENet first, on its own batch (OFENet code)
+                            self._accumulate(sums, counts, self.agent.update_features(self._sample()))
+                        self._accumulate(sums, counts, self.agent.update(self._sample()))
 
                 if step % b.log_every == 0 and sums:
                     now = time.time()

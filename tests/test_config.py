@@ -45,7 +45,7 @@ BAD_FIELDS = [
     ("agent.critic.activation", "tanh", ["'relu'", "'swish'"]),
     ("agent.actor.activation", "ReLU", ["'relu'", "'swish'"]),
     ("agent.critic.norm", "groupnorm", ["'none'", "'batchnorm'", "'layernorm'"]),
-    ("agent.critic.kind", "resnet", ["'mlp'"]),
+    ("agent.critic.kind", "transformer", ["'mlp'", "'densenet'", "'modern'"]),
     ("agent.critic_loss", "l1", ["'mse'", "'huber'"]),
     ("agent.gamma", 1.0, ["[0.0, 1.0)"]),
     ("agent.gamma", -0.1, ["[0.0, 1.0)"]),

@@ -56,12 +56,12 @@ def test_parameter_count_with_norms(norm):
 
 def test_depth_and_activation_layout():
     net = build_trunk(NetConfig(width=8, depth=3, activation="swish"), 4, 2)
-    linears = [m for m in net.hidden if isinstance(m, EnsembleLinear)]
+    linears = [m for m in net.body if isinstance(m, EnsembleLinear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(4, 8), (8, 8), (8, 8)]
-    assert sum(isinstance(m, nn.SiLU) for m in net.hidden) == 3
+    assert sum(isinstance(m, nn.SiLU) for m in net.body) == 3
     assert (net.head.in_features, net.head.out_features) == (8, 2)
     relu = build_trunk(NetConfig(width=8, depth=2), 4, 2)
-    assert sum(isinstance(m, nn.ReLU) for m in relu.hidden) == 2
+    assert sum(isinstance(m, nn.ReLU) for m in relu.body) == 2
 
 
 def test_ensemble_linear_matches_per_member_linear():
@@ -134,7 +134,7 @@ def test_batchnorm_keeps_per_member_statistics():
     torch.manual_seed(0)
     n, f = 2, 5
     ebn = EnsembleBatchNorm(n, f)
-    separate = [nn.BatchNorm1d(f) for _ in range(n)]
+    separate = [nn.BatchNorm1d(f, momentum=0.01, eps=1e-3) for _ in range(n)]  # Keras defaults
     for _ in range(3):  # members see very different distributions
         x = torch.stack([torch.randn(16, f) * 0.5 - 3, torch.randn(16, f) * 4 + 10])
         y = ebn(x)

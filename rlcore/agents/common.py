@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..config import AgentConfig
+from ..nets import SpectralLinear, make_extractor
+from ..replay import Batch
 
 
 def make_adam(params, lr: float) -> torch.optim.Optimizer:
@@ -13,12 +19,46 @@ def make_adam(params, lr: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr, fused=True)
 
 
+_SN_VECTORS = ("sn_u", "sn_v")
+
+
+def make_target(module: nn.Module, sn_target: str = "own") -> nn.Module:
+    """A frozen copy kept in eval mode (BatchNorm reads running statistics).
+
+    Spectral norm: with sn_target="own" the copy refines its own u, v by power iteration at every
+    forward pass (see `nets.SpectralLinear`); with "copy" it reuses the online u, v (`soft_update`).
+    """
+    target = copy.deepcopy(module).eval()
+    requires_grad(target, False)
+    for layer in target.modules():
+        if isinstance(layer, SpectralLinear):
+            layer.iterate_in_eval = sn_target == "own"
+    return target
+
+
+def _tracking_pairs(target: nn.Module, source: nn.Module):
+    """(target params, source params, target buffers to overwrite, their sources), built once per
+    pair and cached on the target: soft_update runs every step and must not walk modules each time."""
+    cache = getattr(target, "_tracking_cache", None)
+    if cache is not None and cache[0] is source:
+        return cache[1]
+    skip = {f"{name}.{leaf}" for name, m in target.named_modules()
+            if isinstance(m, SpectralLinear) and m.iterate_in_eval for leaf in _SN_VECTORS}
+    buffers = [(tb, sb) for (name, tb), sb in zip(target.named_buffers(), source.buffers()) if name not in skip]
+    pairs = (list(target.parameters()), list(source.parameters()),
+             [tb for tb, _ in buffers], [sb for _, sb in buffers])
+    object.__setattr__(target, "_tracking_cache", (source, pairs))  # not a submodule, not in state_dict
+    return pairs
+
+
 @torch.no_grad()
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """theta' <- tau * theta + (1 - tau) * theta' for parameters; buffers (BN statistics) are copied."""
-    torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
-    for tb, sb in zip(target.buffers(), source.buffers()):
-        tb.copy_(sb)
+    """theta' <- tau * theta + (1 - tau) * theta' for parameters; buffers (BN statistics) are copied,
+    and so are spectral-norm vectors unless the target iterates its own."""
+    t_params, s_params, t_buffers, s_buffers = _tracking_pairs(target, source)
+    torch._foreach_lerp_(t_params, s_params, tau)
+    if t_buffers:
+        torch._foreach_copy_(t_buffers, s_buffers)
 
 
 def critic_loss(q: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -52,13 +92,44 @@ class Agent:
                     m.train(training)
             self._training = training
 
+    # ---- feature extractor (raw inputs or OFENet) -----------------------------------------
+    def _attach_extractor(self, cfg: AgentConfig, obs_dim: int, action_dim: int, env_id: str | None) -> None:
+        """Build `extractor` and `extractor_target`; agents build their trunks on its output dims."""
+        self.extractor = make_extractor(cfg.ofenet, obs_dim, action_dim, env_id).to(self.device)
+        self.extractor_target = self.extractor
+        self.features_pretrained = not self.extractor.learns
+        if self.extractor.learns:
+            requires_grad(self.extractor, False)  # only the auxiliary step trains OFENet
+            if cfg.ofenet.target_network:
+                self.extractor_target = make_target(self.extractor)
+                self.modules["ofenet_target"] = self.extractor_target
+            self.modules["ofenet"] = self.extractor
+            self.optimizers["ofenet"] = make_adam(self.extractor.parameters(), cfg.ofenet.lr)
+
+    @property
+    def learns_features(self) -> bool:
+        return self.extractor.learns
+
+    def update_features(self, b: Batch) -> dict[str, torch.Tensor]:
+        """One auxiliary (next-state prediction) step of OFENet on its own batch; then its target."""
+        ofenet, optimizer = self.extractor, self.optimizers["ofenet"]
+        requires_grad(ofenet, True)
+        loss = ofenet.auxiliary_loss(b.obs, b.action, b.next_obs)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        requires_grad(ofenet, False)
+        if self.extractor_target is not ofenet:
+            soft_update(self.extractor_target, ofenet, self.cfg.ofenet.target_tau)
+        return {"ofenet_loss": loss.detach()}
+
     def _obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device).reshape(1, -1)
 
     def state_dict(self) -> dict:
         state = {f"module/{k}": m.state_dict() for k, m in self.modules.items()}
         state.update({f"optim/{k}": o.state_dict() for k, o in self.optimizers.items()})
-        state["extra"] = self._extra_state()
+        state["extra"] = {**self._extra_state(), "features_pretrained": self.features_pretrained}
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -67,6 +138,7 @@ class Agent:
         for k, o in self.optimizers.items():
             o.load_state_dict(state[f"optim/{k}"])
         self._load_extra_state(state["extra"])
+        self.features_pretrained = state["extra"]["features_pretrained"]
 
     def _extra_state(self) -> dict:
         return {}

@@ -1,0 +1,13 @@
+"""Networks: ensemble layers, the architecture zoo, OFENet, parameter tables."""
+
+from .layers import (ACTIVATIONS, EnsembleBatchNorm, EnsembleLayerNorm, EnsembleLinear, SpectralLinear,
+                     make_activation, make_norm)
+from .ofenet import TARGET_DIMS, OFENet, RawInputs, make_extractor, target_dims_for
+from .trunks import (TRUNKS, D2RL, BroNet, DenseNet, Modern, MLP, ResNet, SimBa, Trunk, build_trunk,
+                     count_parameters, resolved_expansion, resolved_norm, spectral_layers)
+
+__all__ = ["ACTIVATIONS", "EnsembleBatchNorm", "EnsembleLayerNorm", "EnsembleLinear", "SpectralLinear",
+           "make_activation", "make_norm", "TARGET_DIMS", "OFENet", "RawInputs", "make_extractor",
+           "target_dims_for", "TRUNKS", "D2RL", "BroNet", "DenseNet", "Modern", "MLP", "ResNet",
+           "SimBa", "Trunk", "build_trunk", "count_parameters", "resolved_expansion", "resolved_norm",
+           "spectral_layers"]

@@ -1,0 +1,141 @@
+"""Ensemble building blocks: linear (optionally spectrally normalized), LayerNorm, BatchNorm.
+
+Every layer holds `n` independent members evaluated in one batched matmul (`torch.baddbmm` over
+stacked weights): the twin critics of SAC/TD3 are one module with n=2, which halves the kernel
+launches of two separate networks. Activations have shape (n, B, features).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ConfigError
+
+ACTIVATIONS = {"relu": nn.ReLU, "swish": nn.SiLU}  # Swish with beta=1 is SiLU (Ramachandran et al. 2017)
+
+
+class EnsembleLinear(nn.Module):
+    """`n` independent linear layers; initialised like `nn.Linear` (U(-1/sqrt(in), 1/sqrt(in)))."""
+
+    def __init__(self, n: int, in_features: int, out_features: int):
+        super().__init__()
+        self.n, self.in_features, self.out_features = n, in_features, out_features
+        self.weight = nn.Parameter(torch.empty(n, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(n, 1, out_features))
+        bound = 1.0 / math.sqrt(in_features)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def effective_weight(self) -> torch.Tensor:
+        """The (n, in, out) matrix the forward pass multiplies by."""
+        return self.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (n, B, in) -> (n, B, out)
+        return torch.baddbmm(self.bias, x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}, in_features={self.in_features}, out_features={self.out_features}"
+
+
+class SpectralLinear(EnsembleLinear):
+    """Linear layer with spectral normalization (Miyato et al. 2018): `x W / sigma(W)`.
+
+    sigma is estimated per member as `v^T W u` from vectors refined by power iteration:
+    `power_iterations` steps in every forward pass in training mode (Miyato et al. use 1), none in
+    eval mode, so acting never changes the estimate. The gradient flows through W in both W and
+    sigma(W); u and v are buffers (no gradient), as in Miyato et al. and `torch.nn.utils.spectral_norm`.
+
+    Target networks: a target copy is kept in eval mode (for BatchNorm), so `iterate_in_eval`
+    lets it run its own power iteration on its own (Polyak-averaged) weights, which is what a
+    deep-copied `torch.nn.utils.spectral_norm` target does in the DrQ code Bjorck et al. build on
+    (`AgentConfig.sn_target="own"`). With `sn_target="copy"` the target instead takes the online
+    network's u, v at every soft update and never iterates (see `agents.common.soft_update`).
+    """
+
+    def __init__(self, n: int, in_features: int, out_features: int, power_iterations: int = 1,
+                 eps: float = 1e-12):
+        super().__init__(n, in_features, out_features)
+        self.power_iterations, self.eps = power_iterations, eps
+        self.iterate_in_eval = False
+        self.register_buffer("sn_u", F.normalize(torch.randn(n, out_features), dim=-1, eps=eps))
+        self.register_buffer("sn_v", F.normalize(torch.randn(n, in_features), dim=-1, eps=eps))
+        # Start from converged vectors, so the first forward pass already divides by ~sigma_max.
+        self.power_iterate(15)
+
+    @torch.no_grad()
+    def power_iterate(self, steps: int) -> None:
+        w = self.weight
+        u, v = self.sn_u, self.sn_v
+        for _ in range(steps):
+            v = F.normalize(torch.bmm(w, u.unsqueeze(-1)).squeeze(-1), dim=-1, eps=self.eps)
+            u = F.normalize(torch.bmm(w.transpose(1, 2), v.unsqueeze(-1)).squeeze(-1), dim=-1, eps=self.eps)
+        self.sn_u.copy_(u)
+        self.sn_v.copy_(v)
+
+    def sigma(self) -> torch.Tensor:
+        """(n,) estimate v^T W u of each member's largest singular value, differentiable in W."""
+        # clone(): the buffers are updated in place by later forward passes, which must not
+        # invalidate a graph that is still waiting for its backward pass.
+        u, v = self.sn_u.clone(), self.sn_v.clone()
+        return torch.einsum("ni,nio,no->n", v, self.weight, u)
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight / self.sigma().view(-1, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or self.iterate_in_eval:
+            self.power_iterate(self.power_iterations)
+        return torch.baddbmm(self.bias, x, self.effective_weight())
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", spectral_norm=True, power_iterations={self.power_iterations}"
+
+
+class EnsembleLayerNorm(nn.Module):
+    """LayerNorm over features with separate affine parameters per member."""
+
+    def __init__(self, n: int, features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n, 1, features))
+        self.bias = nn.Parameter(torch.zeros(n, 1, features))
+
+    def forward(self, x):
+        return F.layer_norm(x, x.shape[-1:]) * self.weight + self.bias
+
+
+class EnsembleBatchNorm(nn.Module):
+    """BatchNorm with statistics per member and unit, computed over the batch.
+
+    (n, B, f) is viewed as (B, n*f) so one BatchNorm1d keeps separate statistics per member.
+    Defaults are Keras's (running average decay 0.99 -> torch momentum 0.01, eps 1e-3): the OFENet
+    and Ota et al. code is TensorFlow/Keras.
+    """
+
+    def __init__(self, n: int, features: int, momentum: float = 0.01, eps: float = 1e-3):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(n * features, momentum=momentum, eps=eps)
+
+    def forward(self, x):
+        n, b, f = x.shape
+        y = self.bn(x.transpose(0, 1).reshape(b, n * f))
+        return y.reshape(b, n, f).transpose(0, 1)
+
+
+def make_norm(kind: str, n: int, features: int) -> nn.Module:
+    if kind == "none":
+        return nn.Identity()
+    if kind == "layernorm":
+        return EnsembleLayerNorm(n, features)
+    if kind == "batchnorm":
+        return EnsembleBatchNorm(n, features)
+    raise ConfigError("norm", kind, "one of 'none', 'batchnorm', 'layernorm'")
+
+
+def make_activation(kind: str) -> nn.Module:
+    if kind not in ACTIVATIONS:
+        raise ConfigError("activation", kind, f"one of {', '.join(map(repr, ACTIVATIONS))}")
+    return ACTIVATIONS[kind]()
