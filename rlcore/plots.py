@@ -7,6 +7,7 @@ run is never mistaken for the paper's experiment.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -27,10 +28,18 @@ def default_figures_dir(profile: str) -> Path:
     return Path(os.environ.get("RLCORE_FIGURES", repo_root() / "figures")) / profile
 
 
-def stamp(fig: plt.Figure, text: str) -> plt.Figure:
-    """Footer with the profile and budget (and anything else the reader must know)."""
-    fig.text(0.01, 0.005, text, fontsize=7, color="0.35", ha="left", va="bottom", wrap=True)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+def stamp(fig: plt.Figure, text: str, fontsize: float = 7.0) -> plt.Figure:
+    """Footer with the profile and budget (and anything else the reader must know).
+
+    The text is wrapped to the figure's width and the axes are laid out above it, so a long
+    footer never overlaps the x-axis label.
+    """
+    width_in, height_in = fig.get_size_inches()
+    chars_per_line = max(40, int(width_in * 72 / (0.55 * fontsize)))
+    lines = textwrap.wrap(text, chars_per_line)
+    footer_in = (len(lines) * 1.35 * fontsize + 6) / 72
+    fig.text(0.01, 0.005, "\n".join(lines), fontsize=fontsize, color="0.35", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, min(0.6, footer_in / height_in), 1, 1))
     return fig
 
 

@@ -40,3 +40,37 @@ OTA2021_CLAIMS = {
     "fig4": "Max average return at 1M steps grows monotonically with width at almost every depth, "
             "not with depth (Sec. 4.1, Fig 4; grid values published as an image only).",
 }
+
+# Ota et al. 2021, Table 2 (Appendix A.2): parameters per layer on Ant-v2 (111-dim observation,
+# 8-dim action). "SAC" rows are the policy network; its output layer is one 8-unit head.
+# (network, layer, input units, output units, parameters); the published totals follow.
+_OTA_TABLE2_OURS = [
+    ("OFENet z_s", "1st layer", 111, 256, 29_696),
+    ("OFENet z_s", "2nd layer", 367, 256, 95_232),
+    ("OFENet z_s", "3rd layer", 623, 256, 160_768),
+    ("OFENet z_s", "4th layer", 879, 256, 226_304),
+    ("OFENet z_s", "5th layer", 1_135, 256, 291_840),
+    ("OFENet z_s", "6th layer", 1_391, 256, 357_376),
+    ("OFENet z_s", "7th layer", 1_647, 256, 422_912),
+    ("OFENet z_s", "8th layer", 1_903, 256, 488_448),
+    ("SAC", "1st layer", 2_159, 2_048, 4_423_680),
+    ("SAC", "2nd layer", 4_207, 2_048, 8_617_984),
+    ("SAC", "output layer", 6_255, 8, 50_048),
+]
+_OTA_TABLE2_ORIGINAL = [
+    ("SAC", "1st layer", 111, 256, 28_672),
+    ("SAC", "2nd layer", 256, 256, 65_792),
+    ("SAC", "output layer", 256, 8, 2_056),
+]
+# Published TOTAL rows: OFENet z_s 2,072,576; SAC (ours) 13,091,712; SAC (original) 96,520; and
+# an overall TOTAL of 10,709,000 for "ours", which is not the sum of its own rows (15,164,288).
+OTA2021_TABLE2_TOTALS = {"ours": {"OFENet z_s": 2_072_576, "SAC": 13_091_712, "TOTAL": 10_709_000},
+                         "original": {"SAC": 96_520, "TOTAL": 96_520}}
+
+
+def ota2021_table2() -> pd.DataFrame:
+    """Long format: agent ("ours" / "original"), network, layer, input_units, output_units, parameters."""
+    rows = [dict(agent=agent, network=n, layer=l, input_units=i, output_units=o, parameters=p)
+            for agent, table in (("ours", _OTA_TABLE2_OURS), ("original", _OTA_TABLE2_ORIGINAL))
+            for n, l, i, o, p in table]
+    return pd.DataFrame(rows)
