@@ -153,7 +153,7 @@ def ota2021_table2() -> "pd.DataFrame":
 # Fig 13 (Appendix B.1): SAC "ours" with Swish vs ReLU in the actor and critic, on Ant.
 ACTIVATION_SWEEP = {
     "paper": dict(width=2048, ofenet_units=2048, seeds=(0, 1, 2, 3, 4)),
-    "quick": dict(width=512, ofenet_units=512, seeds=(0, 1), total_steps=30_000),
+    "quick": dict(width=256, ofenet_units=256, seeds=(0, 1), total_steps=30_000),
     "smoke": dict(width=32, ofenet_units=32, ofenet_layers=2, seeds=(0,)),
 }
 
