@@ -55,6 +55,10 @@ class ReplayBuffer:
         idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=generator)
         return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.not_done[idx])
 
+    def gather(self, idx: torch.Tensor) -> Batch:
+        """The transitions at the given slots (e.g. a fixed evaluation set)."""
+        return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.not_done[idx])
+
     # Checkpointing: only the filled part travels.
     def state_dict(self) -> dict:
         n = self.size

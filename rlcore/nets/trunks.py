@@ -71,6 +71,14 @@ class Trunk(nn.Module):
         self.feature_dim = feature_dim
         self.head = EnsembleLinear(self.n, feature_dim, self.out_dim)
 
+    def member(self, i: int) -> "Trunk":
+        """Member `i` of the ensemble as a standalone trunk (n=1, output (1, B, out)), same weights."""
+        if not 0 <= i < self.n:
+            raise IndexError(f"member={i} is out of range for an ensemble of {self.n}")
+        single = type(self)(self.spec, self.in_dim, self.out_dim, n=1, squeeze=False)
+        single.load_state_dict(_member_state(self, i))
+        return single.to(next(self.parameters()).device).train(self.training)
+
     # -- forward -----------------------------------------------------------------------------
     def _expand(self, x: torch.Tensor) -> torch.Tensor:
         return x.expand(self.n, *x.shape) if x.dim() == 2 else x
@@ -262,6 +270,20 @@ class BroNet(Trunk):
                                         self._linear(inner, w), self._norm(w)))
         self.body = nn.Sequential(*layers)
         self._finish(w)
+
+
+def _member_state(trunk: Trunk, i: int) -> dict[str, torch.Tensor]:
+    state = {}
+    for prefix, m in trunk.named_modules():
+        own = {k: v for k, v in m.state_dict(keep_vars=False).items() if "." not in k}
+        for k, v in own.items():
+            if isinstance(m, nn.BatchNorm1d):  # EnsembleBatchNorm's inner BN: n * f features
+                f = v.numel() // trunk.n if v.dim() else 0
+                v = v[i * f:(i + 1) * f] if v.dim() else v
+            else:  # ensemble tensors lead with the member axis
+                v = v[i:i + 1]
+            state[f"{prefix}.{k}" if prefix else k] = v.clone()
+    return state
 
 
 TRUNKS: dict[str, type[Trunk]] = {"mlp": MLP, "resnet": ResNet, "densenet": DenseNet, "d2rl": D2RL,

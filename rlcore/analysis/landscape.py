@@ -1,0 +1,321 @@
+"""Loss landscapes of a Q-network (Li et al. 2018; Ota et al. 2021 section 4.1 and A.3).
+
+The loss is the critic's TD loss of Ota eq. (2)-(3) with *frozen* targets:
+    J_Q(theta) = mean over stored transitions of 1/2 (Q_theta(s, a) - Q_hat(s, a))^2,
+where Q_hat = r + gamma * not_done * V_target(s') is computed once from the trained agent and stored
+with (s, a) (`td_dataset`). J_Q is then evaluated at theta* + alpha d1 + beta d2 for two random
+Gaussian directions, filter-normalized: each output unit's incoming weights in d are scaled to the
+norm of that unit's weights in theta* (a "filter" of a linear layer); biases and normalization
+parameters get zero directions (Li et al.'s setting). BatchNorm is in eval mode throughout.
+
+The whole grid is evaluated in batches: `torch.func.functional_call` under `torch.vmap` over grid
+points (a chunk at a time, to fit memory), looping over the transitions in mini-batches, so one
+batched matmul serves many grid points. `evaluate_pointwise` is the classic one-point-at-a-time
+reference (copy weights in, evaluate) used by the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from ..nets import EnsembleLinear
+
+Params = dict[str, torch.Tensor]
+
+
+# ---- the data: frozen TD targets, and the Q-network's inputs -----------------------------------
+@dataclass
+class TDTargets:
+    """(s, a, Q_hat) for stored training transitions: what Ota A.3 keeps after training."""
+
+    obs: torch.Tensor
+    action: torch.Tensor
+    q_hat: torch.Tensor  # (N,)
+
+    def save(self, path: str | Path) -> Path:
+        from ..results import atomic_torch_save
+
+        atomic_torch_save({"obs": self.obs.cpu(), "action": self.action.cpu(), "q_hat": self.q_hat.cpu()}, path)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device | str = "cpu") -> "TDTargets":
+        d = torch.load(path, map_location=device)
+        return cls(d["obs"], d["action"], d["q_hat"])
+
+
+@dataclass
+class TDData:
+    inputs: torch.Tensor   # (N, d): what the Q-network reads, [s, a] or OFENet's z_sa
+    targets: torch.Tensor  # (N,): Q_hat(s, a), frozen
+
+    def __len__(self) -> int:
+        return self.targets.shape[0]
+
+
+@torch.no_grad()
+def frozen_td_targets(agent, replay, max_transitions: int | None = 10_000, seed: int = 0,
+                      batch_size: int = 4096) -> TDTargets:
+    """Frozen TD targets for the transitions in `replay` (all of them, or a seeded uniform sample of
+    `max_transitions`). SAC: Q_hat = r + gamma (1 - d) (min_j Q'_j(s', a') - alpha log pi(a'|s')) with
+    one a' ~ pi(.|s') per transition (eq. 3's expectation estimated by one sample, as in training,
+    under a fixed seed); TD3: Q_hat = r + gamma (1 - d) min_j Q'_j(s', mu'(s')) (no smoothing noise)."""
+    n = len(replay)
+    if n == 0:
+        raise ValueError("replay is empty: there are no training transitions to build the TD loss from")
+    if max_transitions is None or max_transitions >= n:
+        index = torch.arange(n)
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        index = torch.randperm(n, generator=generator)[:max_transitions].sort().values
+    rng = torch.get_rng_state()
+    torch.manual_seed(seed)  # the policy's sample of a' is part of the frozen targets
+    try:
+        parts = [_frozen_target(agent, replay.gather(index[i:i + batch_size].to(replay.device)))
+                 for i in range(0, len(index), batch_size)]
+    finally:
+        torch.set_rng_state(rng)
+    return TDTargets(*(torch.cat(p) for p in zip(*parts)))
+
+
+def _frozen_target(agent, b):
+    cfg, target_features = agent.cfg, agent.extractor_target
+    agent._train_mode(False)
+    z_next = target_features.state_features(b.next_obs)
+    if cfg.algo == "sac":
+        next_action, next_log_prob = agent.actor(z_next)
+        next_v = agent.critic_target(target_features.state_action_features(z_next, next_action)).min(0).values
+        next_v = next_v - agent.log_alpha.exp() * next_log_prob
+    else:
+        next_action = agent.actor_target(z_next)
+        next_v = agent.critic_target(target_features.state_action_features(z_next, next_action)).min(0).values
+    return b.obs, b.action, (b.reward + cfg.gamma * b.not_done * next_v).squeeze(-1)
+
+
+@torch.no_grad()
+def q_network_data(agent, targets: TDTargets, member: int = 0, batch_size: int = 4096):
+    """(Q-network `member` as a standalone module in eval mode, its inputs and frozen targets).
+
+    OFENet (if any) is frozen here: its features z_sa are computed once and become the data."""
+    agent._train_mode(False)
+    features = agent.extractor
+    device = agent.device
+    inputs = torch.cat([features.state_action_features(features.state_features(targets.obs[i:i + batch_size].to(device)),
+                                                       targets.action[i:i + batch_size].to(device))
+                        for i in range(0, len(targets.q_hat), batch_size)])
+    module = agent.critic.member(member).eval()
+    for p in module.parameters():
+        p.requires_grad_(True)
+    return module, TDData(inputs, targets.q_hat.to(device))
+
+
+# ---- directions -------------------------------------------------------------------------------
+def _filter_weights(module: nn.Module) -> set[str]:
+    """Names of the parameters that are linear weights (filter-normalized); all others get zeros."""
+    return {f"{name}.weight" if name else "weight" for name, m in module.named_modules()
+            if isinstance(m, (EnsembleLinear, nn.Linear))}
+
+
+def random_direction(module: nn.Module, generator: torch.Generator) -> Params:
+    """A filter-normalized Gaussian direction: for every linear weight, each output unit's incoming
+    weights are scaled to that unit's norm in the trained weights; biases and norm params are zero."""
+    weights = _filter_weights(module)
+    direction = {}
+    for name, p in module.named_parameters():
+        if name in weights:
+            d = torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device)
+            # EnsembleLinear stores (n, in, out): a unit's incoming weights run along dim -2;
+            # nn.Linear stores (out, in): along dim -1.
+            dim = -2 if p.dim() == 3 else -1
+            d = d * (p.detach().norm(dim=dim, keepdim=True) / d.norm(dim=dim, keepdim=True).clamp_min(1e-12))
+            direction[name] = d
+        else:
+            direction[name] = torch.zeros_like(p)
+    return direction
+
+
+def orthogonalize(d1: Params, d2: Params) -> Params:
+    """d2 minus its projection on d1 (Gram-Schmidt over all parameters), rescaled to d2's norm."""
+    dot = sum((d1[k] * d2[k]).sum() for k in d1)
+    n1 = sum(d1[k].square().sum() for k in d1)
+    out = {k: d2[k] - dot / n1 * d1[k] for k in d2}
+    scale = torch.sqrt(sum(d2[k].square().sum() for k in d2) / sum(out[k].square().sum() for k in out))
+    return {k: v * scale for k, v in out.items()}
+
+
+def directions(module: nn.Module, seed: int = 0, orthogonal: bool = False) -> tuple[Params, Params]:
+    generator = torch.Generator().manual_seed(seed)
+    d1, d2 = random_direction(module, generator), random_direction(module, generator)
+    return d1, (orthogonalize(d1, d2) if orthogonal else d2)
+
+
+# ---- evaluation --------------------------------------------------------------------------------
+def _q(module: nn.Module, params: Params, buffers: Params, x: torch.Tensor) -> torch.Tensor:
+    return functional_call(module, (params, buffers), (x,)).reshape(x.shape[0])
+
+
+@torch.no_grad()
+def evaluate_points(module: nn.Module, data: TDData, d1: Params, d2: Params | None,
+                    coords: torch.Tensor, chunk: int = 16, batch_size: int = 4096) -> torch.Tensor:
+    """J_Q at theta* + a d1 + b d2 for each row (a, b) of `coords` (P, 2): batched over points."""
+    module = module.eval()
+    base = {k: v.detach() for k, v in module.named_parameters()}
+    buffers = {k: v.detach() for k, v in module.named_buffers()}
+    d2 = d2 if d2 is not None else {k: torch.zeros_like(v) for k, v in base.items()}
+    device = next(iter(base.values())).device
+    coords = coords.to(device=device, dtype=torch.float32)
+
+    def point_sse(a, b, x, y):
+        params = {k: base[k] + a * d1[k] + b * d2[k] for k in base}
+        return (_q(module, params, buffers, x) - y).square().sum()
+
+    batched = torch.vmap(point_sse, in_dims=(0, 0, None, None))
+    losses = torch.empty(coords.shape[0], device=device, dtype=torch.float64)
+    for start in range(0, coords.shape[0], chunk):
+        a, b = coords[start:start + chunk, 0], coords[start:start + chunk, 1]
+        sse = torch.zeros(a.shape[0], device=device, dtype=torch.float64)
+        for i in range(0, len(data), batch_size):
+            x = data.inputs[i:i + batch_size].to(device)
+            y = data.targets[i:i + batch_size].to(device)
+            sse += batched(a, b, x, y).to(torch.float64)
+        losses[start:start + chunk] = 0.5 * sse / len(data)
+    return losses.cpu()
+
+
+@torch.no_grad()
+def evaluate_pointwise(module: nn.Module, data: TDData, d1: Params, d2: Params | None,
+                       coords: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """The classic way: for each point copy theta* + a d1 + b d2 into the module, then evaluate."""
+    module = module.eval()
+    base = {k: v.detach().clone() for k, v in module.named_parameters()}
+    params = dict(module.named_parameters())
+    losses = []
+    try:
+        for a, b in coords.tolist():
+            for k, p in params.items():
+                p.copy_(base[k] + a * d1[k] + (b * d2[k] if d2 is not None else 0.0))
+            sse = 0.0
+            for i in range(0, len(data), batch_size):
+                x = data.inputs[i:i + batch_size].to(p.device)
+                y = data.targets[i:i + batch_size].to(p.device)
+                sse += float((module(x).reshape(-1) - y).square().sum(dtype=torch.float64))
+            losses.append(0.5 * sse / len(data))
+    finally:
+        for k, p in params.items():
+            p.copy_(base[k])
+    return torch.tensor(losses, dtype=torch.float64)
+
+
+def grid_coords(span: float = 1.0, points: int = 51, dims: int = 2) -> tuple[np.ndarray, torch.Tensor]:
+    """Axis values in [-span, span] and the (P, 2) coordinates of the 1-D line or 2-D grid."""
+    axis = np.linspace(-span, span, points)
+    if dims == 1:
+        return axis, torch.tensor(np.stack([axis, np.zeros_like(axis)], 1))
+    a, b = np.meshgrid(axis, axis, indexing="ij")
+    return axis, torch.tensor(np.stack([a.ravel(), b.ravel()], 1))
+
+
+# ---- sharpness ---------------------------------------------------------------------------------
+def loss_rise_at_radii(module, data, d1, d2, radii: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
+                       angles: int = 16, center: float | None = None, **kw) -> dict[float, float]:
+    """Mean over `angles` points on the circle of radius r in the (d1, d2) plane of J_Q - J_Q(theta*)."""
+    if d2 is None:  # 1-D: the two points at +-r
+        theta = torch.tensor([0.0, math.pi], dtype=torch.float64)
+    else:
+        theta = torch.arange(angles, dtype=torch.float64) * (2 * math.pi / angles)
+    coords = torch.cat([torch.stack([r * theta.cos(), r * theta.sin()], 1) for r in radii])
+    if center is None:
+        center = float(evaluate_points(module, data, d1, d2, torch.zeros(1, 2), **kw)[0])
+    losses = evaluate_points(module, data, d1, d2, coords, **kw).view(len(radii), len(theta))
+    return {float(r): float(losses[i].mean() - center) for i, r in enumerate(radii)}
+
+
+def hessian_top_eigenvalue(module: nn.Module, data: TDData, iterations: int = 50, tol: float = 1e-4,
+                           seed: int = 0, batch_size: int = 4096) -> float:
+    """Largest-magnitude eigenvalue of the Hessian of J_Q at theta*, by power iteration on
+    Hessian-vector products (double backward), over all parameters, BatchNorm in eval mode."""
+    module = module.eval()
+    params = [p for p in module.parameters() if p.requires_grad]
+    generator = torch.Generator().manual_seed(seed)
+    v = [torch.randn(p.shape, generator=generator).to(p) for p in params]
+    norm = torch.sqrt(sum(x.square().sum() for x in v))
+    v = [x / norm for x in v]
+    eigenvalue = 0.0
+    for _ in range(iterations):
+        hv = [torch.zeros_like(p) for p in params]
+        for i in range(0, len(data), batch_size):
+            x = data.inputs[i:i + batch_size].to(params[0].device)
+            y = data.targets[i:i + batch_size].to(params[0].device)
+            loss = 0.5 * (module(x).reshape(-1) - y).square().sum() / len(data)
+            grads = torch.autograd.grad(loss, params, create_graph=True)
+            dot = sum((g * u).sum() for g, u in zip(grads, v))
+            for acc, h in zip(hv, torch.autograd.grad(dot, params)):
+                acc += h
+        new = float(sum((h * u).sum() for h, u in zip(hv, v)))  # Rayleigh quotient v^T H v
+        norm = torch.sqrt(sum(h.square().sum() for h in hv))
+        if norm == 0:
+            return 0.0
+        v = [h / norm for h in hv]
+        if abs(new - eigenvalue) <= tol * max(1.0, abs(new)):
+            return new
+        eigenvalue = new
+    return eigenvalue
+
+
+# ---- the whole analysis, saved as a result ------------------------------------------------------
+@dataclass
+class Landscape:
+    axis: list[float]
+    losses: list[list[float]] | list[float]  # 2-D: [i][j] at (axis[i], axis[j]); 1-D: [i]
+    center_loss: float
+    loss_rise: dict[float, float] = field(default_factory=dict)
+    hessian_top_eigenvalue: float | None = None
+    meta: dict = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(asdict(self)))
+        os.replace(tmp, path)  # atomic
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Landscape":
+        d = json.loads(Path(path).read_text())
+        d["loss_rise"] = {float(k): v for k, v in d["loss_rise"].items()}
+        return cls(**d)
+
+
+def loss_landscape(module: nn.Module, data: TDData, dims: int = 2, span: float = 1.0, points: int = 51,
+                   seed: int = 0, orthogonal: bool = False, radii: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
+                   hessian_iterations: int = 50, chunk: int = 16, batch_size: int = 4096,
+                   meta: dict | None = None) -> Landscape:
+    """1-D or 2-D surface of J_Q around a trained Q-network plus sharpness numbers."""
+    if dims not in (1, 2):
+        raise ValueError(f"dims={dims!r} is invalid: expected 1 or 2")
+    d1, d2 = directions(module, seed, orthogonal)
+    if dims == 1:
+        d2 = None
+    axis, coords = grid_coords(span, points, dims)
+    kw = dict(chunk=chunk, batch_size=batch_size)
+    losses = evaluate_points(module, data, d1, d2, coords, **kw)
+    center = float(evaluate_points(module, data, d1, d2, torch.zeros(1, 2), **kw)[0])
+    rise = loss_rise_at_radii(module, data, d1, d2, radii, center=center, **kw) if radii else {}
+    top = hessian_top_eigenvalue(module, data, hessian_iterations, seed=seed, batch_size=batch_size) \
+        if hessian_iterations else None
+    grid = losses.view(points, points).tolist() if dims == 2 else losses.tolist()
+    info = {"dims": dims, "span": span, "points": points, "seed": seed, "orthogonal": orthogonal,
+            "transitions": len(data), **(meta or {})}
+    return Landscape(axis=list(map(float, axis)), losses=grid, center_loss=center, loss_rise=rise,
+                     hessian_top_eigenvalue=top, meta=info)

@@ -1,0 +1,48 @@
+"""Effective rank of features (Kumar et al. 2021; Ota et al. 2021 section 4 and A.4).
+
+srank_delta(Phi) = min{ k : sum_{i<=k} sigma_i / sum_i sigma_i >= 1 - delta }, with the singular
+values sigma_1 >= sigma_2 >= ... of the feature matrix Phi (samples x features) unsquared, k counted
+from 1, delta = 0.01. Phi is the penultimate layer of the Q-network over a fixed set of replay
+transitions.
+"""
+
+from __future__ import annotations
+
+import torch
+
+DELTA = 0.01
+# Cumulative sums are compared in float64 with this relative slack, so a sum that reaches exactly
+# 1 - delta in exact arithmetic is not lost to rounding.
+_REL_TOL = 1e-9
+
+
+def srank_from_singular_values(sigma: torch.Tensor, delta: float = DELTA) -> torch.Tensor:
+    """srank for singular values sorted in decreasing order along the last dim; shape (...,)."""
+    if not 0.0 <= delta < 1.0:
+        raise ValueError(f"delta={delta!r} is invalid: expected a number in [0, 1)")
+    sigma = sigma.to(torch.float64)
+    cumulative = sigma.cumsum(-1)
+    total = cumulative[..., -1:]
+    reached = cumulative >= (1.0 - delta) * total - _REL_TOL * total
+    # first index where the threshold is reached, counted from 1; all-zero features have rank 0
+    k = reached.to(torch.int64).argmax(-1) + 1
+    return torch.where(total[..., 0] > 0, k, torch.zeros_like(k))
+
+
+@torch.no_grad()
+def srank(features: torch.Tensor, delta: float = DELTA) -> torch.Tensor:
+    """Effective rank of (N, d) features, or of each member of (n, N, d) features -> shape (n,)."""
+    return srank_from_singular_values(torch.linalg.svdvals(features.to(torch.float32)), delta)
+
+
+@torch.no_grad()
+def critic_feature_rank(agent, obs: torch.Tensor, action: torch.Tensor, delta: float = DELTA) -> list[int]:
+    """srank of each critic's penultimate features on (obs, action): one number per critic."""
+    was_training = agent.critic.training
+    agent.critic.eval()  # BatchNorm reads running statistics, as when evaluating the policy
+    try:
+        features = agent.extractor
+        z_sa = features.state_action_features(features.state_features(obs), action)
+        return [int(v) for v in srank(agent.critic.features(z_sa), delta).cpu()]
+    finally:
+        agent.critic.train(was_training)
