@@ -226,12 +226,18 @@ class BudgetConfig:
     checkpoint_every: int = 50_000
     # A run whose |Q| or loss exceeds this (or is NaN/inf) is marked crashed.
     divergence_threshold: float = 1e8
+    # Analysis during training (0 switches each off):
+    grad_norm_every: int = 10         # updates between global gradient-norm measurements (Bjorck Fig 3)
+    srank_samples: int = 2048         # fixed replay transitions whose critic features' srank is logged
+    td_targets_samples: int = 10_000  # transitions whose frozen TD targets are saved for loss landscapes
 
     def validate(self, prefix: str = "budget") -> None:
         for name in ("total_steps", "updates_per_step", "replay_size", "eval_every", "eval_episodes",
                      "log_every", "checkpoint_every"):
             _positive_int(f"{prefix}.{name}", getattr(self, name))
         _positive_int(f"{prefix}.warmup_steps", self.warmup_steps, minimum=0)
+        for name in ("grad_norm_every", "srank_samples", "td_targets_samples"):
+            _positive_int(f"{prefix}.{name}", getattr(self, name), minimum=0)
         _number_in(f"{prefix}.divergence_threshold", self.divergence_threshold, 0.0, float("inf"),
                    low_open=True)
 

@@ -20,7 +20,7 @@ _BUDGETS = {
     "quick": dict(total_steps=100_000, replay_size=100_000, eval_every=5_000, eval_episodes=5,
                   log_every=1_000, checkpoint_every=10_000),
     "smoke": dict(total_steps=1_000, replay_size=1_000, eval_every=500, eval_episodes=2,
-                  log_every=100, checkpoint_every=500),
+                  log_every=100, checkpoint_every=500, srank_samples=256, td_targets_samples=500),
 }
 _WARMUP_FRACTION = {"quick": 0.05, "smoke": 0.25}  # of total_steps, same for both algorithms
 

@@ -7,7 +7,8 @@
         evaluations.csv    long format: run, env, algo, seed, step, metric, value
         metrics.csv        training metrics, same columns
         checkpoint.pt      learner state for resuming (deleted when the run finishes)
-        agent.pt           final network weights (for loss landscapes and other analyses)
+        agent.pt           final weights of every network (+ SAC's temperature): `load_agent`
+        td_targets.pt      (s, a, Q_hat) of stored training transitions, frozen at the end (Ota A.3)
 
 Every file is replaced atomically (write a temporary file, fsync, rename), so a killed run never
 leaves a half-written table. The tables are small and rewritten whole.
@@ -213,6 +214,26 @@ def load_sweep(configs: Sequence[RunConfig], results_dir: str | Path, table: str
                config_columns: Sequence[str] = ()) -> pd.DataFrame:
     """`load_table` restricted to the runs of one sweep."""
     return load_table(results_dir, table, [c.run_id for c in configs], config_columns)
+
+
+def load_agent(run_dir: str | Path, device: torch.device | str = "cpu"):
+    """The final agent of a finished run, rebuilt from its config.json and agent.pt."""
+    from .agents import make_agent
+    from .envs import env_dims, make_env
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "agent.pt").exists():
+        raise FileNotFoundError(f"{run_dir / 'agent.pt'} does not exist: the run has not finished")
+    cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    env = make_env(cfg.env)
+    obs_dim, action_dim = env_dims(env)
+    env.close()
+    agent = make_agent(cfg.agent, obs_dim, action_dim, device, env_id=cfg.env.id)
+    saved = torch.load(run_dir / "agent.pt", map_location=device)
+    for name, module in agent.modules.items():
+        module.load_state_dict(saved["modules"][name])
+    agent._load_extra_state(saved["extra"])
+    return agent
 
 
 def default_tables_dir(profile: str) -> Path:

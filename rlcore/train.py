@@ -19,6 +19,8 @@ import torch
 from tqdm import tqdm
 
 from .agents import Agent, make_agent
+from .analysis.landscape import frozen_td_targets
+from .analysis.rank import critic_feature_rank
 from .config import RunConfig
 from .envs import env_dims, make_env
 from .replay import ReplayBuffer
@@ -70,6 +72,8 @@ class Trainer:
         row = self.store.row
         self.evals += [row(step, "eval_return", mean), row(step, "eval_return_std", float(np.std(returns))),
                        row(step, "eval_length", float(np.mean(lengths)))]
+        for i, rank in enumerate(self._feature_ranks(), 1):
+            self.evals.append(row(step, f"srank_critic{i}", float(rank)))
         self.store.write_rows("evaluations", self.evals)
         return mean
 
@@ -84,6 +88,19 @@ class Trainer:
         self.metrics += [self.store.row(step, f"train_{k}", v) for k, v in values.items()]
         sums.clear()
         counts.clear()
+
+    def _feature_ranks(self) -> list[int]:
+        """srank (delta 0.01) of each critic's penultimate features on a fixed set of transitions:
+        the first `srank_samples` ever stored, snapshotted once the replay holds that many."""
+        n = self.cfg.budget.srank_samples
+        if n == 0:
+            return []
+        if self.srank_set is None:
+            if len(self.replay) < n:
+                return []
+            batch = self.replay.gather(torch.arange(n, device=self.replay.device))
+            self.srank_set = (batch.obs.clone(), batch.action.clone())
+        return critic_feature_rank(self.agent, *self.srank_set)
 
     def _sample(self):
         return self.replay.sample(self.cfg.agent.batch_size)
@@ -111,6 +128,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "action_space_rng": self.env.action_space.np_random.bit_generator.state,
             "wall_time_s": self.wall_time_s + (time.time() - self.t_start),
+            "srank_set": self.srank_set,
         })
 
     # ---- the run --------------------------------------------------------------------------
@@ -130,6 +148,7 @@ class Trainer:
         self.replay = ReplayBuffer(obs_dim, action_dim, b.replay_size, self.device)
         self.evals, self.metrics = store.read_rows("evaluations"), store.read_rows("metrics")
         self.wall_time_s, self.t_start = 0.0, time.time()
+        self.srank_set = None
         store.write_manifest(environment_manifest(self.device))
 
         step = 0
@@ -143,6 +162,7 @@ class Trainer:
                 torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
             self.env.action_space.np_random.bit_generator.state = ckpt["action_space_rng"]
             self.wall_time_s = ckpt["wall_time_s"]
+            self.srank_set = ckpt.get("srank_set")
         else:
             self.evals, self.metrics = [], []  # rows without a checkpoint belong to no resumable state
         # Rows written after the checkpoint are recomputed by this run: drop them (no duplicates).
@@ -186,7 +206,9 @@ class Trainer:
                     for _ in range(b.updates_per_step):
                         if self.agent.learns_features:  # OFENet first, on its own batch (OFENet code)
                             self._accumulate(sums, counts, self.agent.update_features(self._sample()))
-                        self._accumulate(sums, counts, self.agent.update(self._sample()))
+                        every = b.grad_norm_every
+                        diagnostics = every > 0 and (self.agent.updates + 1) % every == 0
+                        self._accumulate(sums, counts, self.agent.update(self._sample(), diagnostics=diagnostics))
 
                 if step % b.log_every == 0 and sums:
                     now = time.time()
@@ -214,7 +236,11 @@ class Trainer:
         wall = self.wall_time_s + (time.time() - self.t_start)
         store.write_rows("metrics", self.metrics)
         store.write_rows("evaluations", self.evals)
-        atomic_torch_save({k: m.state_dict() for k, m in self.agent.modules.items()}, store.path("agent.pt"))
+        atomic_torch_save({"modules": {k: m.state_dict() for k, m in self.agent.modules.items()},
+                           "extra": self.agent._extra_state()}, store.path("agent.pt"))
+        if b.td_targets_samples:  # (s, a, Q_hat) for loss landscapes of the final critic (Ota A.3)
+            frozen_td_targets(self.agent, self.replay, b.td_targets_samples, seed=self.cfg.seed).save(
+                store.path("td_targets.pt"))
         store.write_manifest({**environment_manifest(self.device), "wall_time_s": wall})
         status = {"state": "finished", "step": step, "final_eval_return": last_eval, "wall_time_s": wall}
         store.write_status(**status)

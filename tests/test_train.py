@@ -12,7 +12,7 @@ import torch
 
 import rlcore.train
 from rlcore.agents import make_agent
-from rlcore.results import COLUMNS, RunStore
+from rlcore.results import COLUMNS, RunStore, load_agent
 from rlcore.train import Trainer, evaluate, resolve_device, train
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -36,7 +36,7 @@ def test_tiny_run_finishes_with_expected_files_and_evaluations(tmp_path, tiny_co
     assert status["state"] == "finished" and status["step"] == 300
     run_dir = tmp_path / cfg.run_id
     assert sorted(os.listdir(run_dir)) == ["agent.pt", "config.json", "evaluations.csv", "manifest.json",
-                                          "metrics.csv", "status.json"]  # no checkpoint, no temp files
+                                          "metrics.csv", "status.json", "td_targets.pt"]  # no checkpoint, no temp files
     evals = eval_frame(tmp_path, cfg)
     assert list(evals.columns) == COLUMNS
     assert_no_duplicates(evals)
@@ -57,12 +57,17 @@ def test_tiny_run_finishes_with_expected_files_and_evaluations(tmp_path, tiny_co
     assert sorted(metrics[metrics["metric"] == "train_episode_length"]["step"]) == [50, 100, 150, 200, 250, 300]
     assert np.isfinite(metrics["value"]).all()
 
-    # Final weights load into a fresh agent and reproduce its greedy actions.
+    # Final weights load into a fresh agent (every network, plus SAC's temperature).
     weights = torch.load(run_dir / "agent.pt")
-    agent = make_agent(cfg.agent, 3, 1)
+    agent = load_agent(run_dir)
+    assert set(weights["modules"]) == set(agent.modules)
     for k, m in agent.modules.items():
-        m.load_state_dict(weights[k])
-    assert set(weights) == set(agent.modules)
+        for name, tensor in m.state_dict().items():
+            assert torch.equal(tensor, weights["modules"][k][name])
+    # Frozen TD targets of every stored transition (300 < td_targets_samples) for loss landscapes.
+    td = torch.load(run_dir / "td_targets.pt")
+    assert td["obs"].shape == (300, 3) and td["action"].shape == (300, 1) and td["q_hat"].shape == (300,)
+    assert torch.isfinite(td["q_hat"]).all()
     manifest = pd.read_json(run_dir / "manifest.json", typ="series")
     assert manifest["wall_time_s"] > 0 and manifest["device"] == "cpu"
 
@@ -132,8 +137,8 @@ def _nan_after(monkeypatch, n_updates: int, key: str = "critic_loss"):
         agent = real_make_agent(*args, **kwargs)
         real_update = agent.update
 
-        def update(batch):
-            metrics = real_update(batch)
+        def update(batch, **kwargs):
+            metrics = real_update(batch, **kwargs)
             if agent.updates > n_updates:
                 metrics[key] = torch.tensor(float("nan"))
             return metrics
@@ -208,10 +213,10 @@ def test_interrupted_run_resumes_without_duplicates(tmp_path, tiny_config, monke
         agent = real_make_agent(*args, **kwargs)
         real_update = agent.update
 
-        def update(batch):
+        def update(batch, **kwargs):
             if agent.updates == 180:
                 raise KeyboardInterrupt
-            return real_update(batch)
+            return real_update(batch, **kwargs)
 
         agent.update = update
         return agent

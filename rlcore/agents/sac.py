@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from ..config import AgentConfig
 from ..nets import build_trunk
 from ..replay import Batch
+from ..analysis.gradients import global_grad_norm
 from .common import Agent, critic_loss, make_adam, make_target, requires_grad, soft_update
 
 # Bounds of the policy's log standard deviation, as in the SAC reference code.
@@ -78,7 +79,7 @@ class SAC(Agent):
         features = self.extractor
         return self.critic(features.state_action_features(features.state_features(obs), action))
 
-    def update(self, b: Batch) -> dict[str, torch.Tensor]:
+    def update(self, b: Batch, diagnostics: bool = False) -> dict[str, torch.Tensor]:
         """One gradient step on critics, actor and temperature. Returns detached tensors (no host sync)."""
         self._train_mode(True)
         cfg, features, target_features = self.cfg, self.extractor, self.extractor_target
@@ -95,6 +96,8 @@ class SAC(Agent):
         loss_q = critic_loss(q, target_q, cfg.critic_loss)
         self.optimizers["critic"].zero_grad(set_to_none=True)
         loss_q.backward()
+        if diagnostics:
+            critic_grad_norm = global_grad_norm(self.critic)
         self.optimizers["critic"].step()
 
         # Policy step through a frozen critic: no weight gradients are computed for it.
@@ -104,6 +107,8 @@ class SAC(Agent):
         loss_pi = (alpha * log_prob - q_pi).mean()
         self.optimizers["actor"].zero_grad(set_to_none=True)
         loss_pi.backward()
+        if diagnostics:
+            actor_grad_norm = global_grad_norm(self.actor)
         self.optimizers["actor"].step()
         requires_grad(self.critic, True)
 
@@ -114,9 +119,12 @@ class SAC(Agent):
 
         soft_update(self.critic_target, self.critic, cfg.tau)
         self.updates += 1
-        return {"critic_loss": loss_q.detach(), "actor_loss": loss_pi.detach(), "alpha": alpha,
-                "alpha_loss": loss_alpha.detach(), "q_mean": q.detach().mean(),
-                "entropy": -log_prob.detach().mean()}
+        metrics = {"critic_loss": loss_q.detach(), "actor_loss": loss_pi.detach(), "alpha": alpha,
+                   "alpha_loss": loss_alpha.detach(), "q_mean": q.detach().mean(),
+                   "entropy": -log_prob.detach().mean()}
+        if diagnostics:  # global L2 norms before the optimiser step (no clipping anywhere)
+            metrics.update(critic_grad_norm=critic_grad_norm, actor_grad_norm=actor_grad_norm)
+        return metrics
 
     def _extra_state(self) -> dict:
         return {"log_alpha": self.log_alpha.detach().cpu(), "updates": self.updates}

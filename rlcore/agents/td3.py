@@ -9,6 +9,7 @@ import torch
 from ..config import AgentConfig
 from ..nets import build_trunk
 from ..replay import Batch
+from ..analysis.gradients import global_grad_norm
 from .common import Agent, critic_loss, make_adam, make_target, requires_grad, soft_update
 
 
@@ -37,6 +38,7 @@ class TD3(Agent):
         self.optimizers.update(actor=make_adam(self.actor.parameters(), cfg.actor_lr),
                                critic=make_adam(self.critic.parameters(), cfg.critic_lr))
         self.updates = 0
+        self._measure_actor = False
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
@@ -51,7 +53,7 @@ class TD3(Agent):
         features = self.extractor
         return self.critic(features.state_action_features(features.state_features(obs), action))
 
-    def update(self, b: Batch) -> dict[str, torch.Tensor]:
+    def update(self, b: Batch, diagnostics: bool = False) -> dict[str, torch.Tensor]:
         self._train_mode(True)
         cfg, features, target_features = self.cfg, self.extractor, self.extractor_target
         with torch.no_grad():
@@ -66,15 +68,23 @@ class TD3(Agent):
         loss_q = critic_loss(q, target_q, cfg.critic_loss)
         self.optimizers["critic"].zero_grad(set_to_none=True)
         loss_q.backward()
+        if diagnostics:
+            critic_grad_norm = global_grad_norm(self.critic)
         self.optimizers["critic"].step()
         self.updates += 1
         metrics = {"critic_loss": loss_q.detach(), "q_mean": q.detach().mean()}
+        if diagnostics:
+            metrics["critic_grad_norm"] = critic_grad_norm
+            self._measure_actor = True  # at this or the next delayed actor update
 
         if self.updates % cfg.policy_delay == 0:
             requires_grad(self.critic, False)
             loss_pi = -self.critic(features.state_action_features(z_s, self.actor(z_s)))[0].mean()  # Q1, as in TD3
             self.optimizers["actor"].zero_grad(set_to_none=True)
             loss_pi.backward()
+            if self._measure_actor:
+                metrics["actor_grad_norm"] = global_grad_norm(self.actor)
+                self._measure_actor = False
             self.optimizers["actor"].step()
             requires_grad(self.critic, True)
             soft_update(self.actor_target, self.actor, cfg.tau)
