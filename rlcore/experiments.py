@@ -39,8 +39,27 @@ SIZE_SWEEP = {
                   fixed_units=256, fixed_layers=2),
     "quick": dict(units=(64, 128, 256, 512), layers=(1, 2, 4, 8), seeds=(0, 1),
                   fixed_units=256, fixed_layers=2, total_steps=30_000),
-    "smoke": dict(units=(32, 64), layers=(1, 2), seeds=(0,), fixed_units=64, fixed_layers=2),
+    "smoke": dict(units=(32, 64), layers=(1, 2), seeds=(0,), fixed_units=32, fixed_layers=2),
 }
+
+# Loss-landscape grids per profile (Ota A.3 / Li et al.: 51 x 51 over [-1, 1]^2) and how many of the
+# stored transitions enter J_Q (Ota: all training transitions; we use a seeded sample).
+LANDSCAPE = {
+    "paper": dict(points=51, max_transitions=10_000, hessian_iterations=50),
+    "quick": dict(points=25, max_transitions=5_000, hessian_iterations=30),
+    "smoke": dict(points=9, max_transitions=500, hessian_iterations=10),
+}
+
+
+def deepest_and_widest(sweep: Sweep) -> dict[str, RunConfig]:
+    """The two runs whose Q-networks Fig 1b / 3b show: the deepest at the fixed width and the widest
+    at the fixed depth, first seed."""
+    units, layers = sweep.axes["agent.critic.width"], sweep.axes["agent.critic.depth"]
+    seed = sweep.axes["seed"][0]
+    pick = lambda w, d: next(c for c in sweep.configs
+                             if c.agent.critic.width == w and c.agent.critic.depth == d and c.seed == seed)
+    return {"deepest": pick(sweep.axes["fixed_units"], max(layers)),
+            "widest": pick(max(units), sweep.axes["fixed_layers"])}
 
 
 def ota_agent(algo: str = "sac", width: int = 256, depth: int = 2, activation: str = "relu",
@@ -110,7 +129,7 @@ def ota_ours_agent(algo: str = "sac", width: int = 2048, depth: int = 2, activat
     feeding a `depth` x `width` MLP-DenseNet actor and critic with Swish. BatchNorm in the DenseNet
     for TD3 only ("we omit BN for SAC", Sec. 3.3); Huber critic loss (A.1)."""
     net = NetConfig(kind="densenet", width=width, depth=depth, activation=activation,
-                    norm="batchnorm" if algo == "td3" else "none")
+                    norm="batchnorm" if algo == "td3" else "auto")
     ofenet = (OFENetConfig(enabled=True, layers=ofenet_layers, total_units=ofenet_units,
                            pretrain_steps=pretrain_steps) if ofenet_units else OFENetConfig())
     return AgentConfig(algo=algo, actor=net, critic=net, ofenet=ofenet, critic_loss=critic_loss)
@@ -186,6 +205,110 @@ def ota_activation_sweep(profile: str = "smoke", env: EnvConfig | str | None = N
                  description=f"SAC (ours): OFENet {ofenet_units} units + DenseNet 2 x {width}, Swish vs ReLU")
 
 
+# Fig 14 (Appendix B.2): loss landscapes of the deeper (16 x 256) and wider (2 x 2048) SAC
+# Q-networks trained on HalfCheetah for 1M steps.
+FIG14 = {
+    "paper": dict(deep=(256, 16), wide=(2048, 2)),
+    "quick": dict(deep=(256, 8), wide=(512, 2), total_steps=30_000),
+    "smoke": dict(deep=(32, 3), wide=(128, 1)),
+}
+
+
+def ota_fig14_runs(profile: str = "smoke", env: EnvConfig | str = "HalfCheetah-v4", seed: int = 0,
+                   total_steps: int | None = None, **budget_overrides: Any) -> Sweep:
+    profiles.check_profile(profile)
+    preset = FIG14[profile]
+    if total_steps is None:
+        total_steps = preset.get("total_steps")
+    if total_steps is not None:
+        budget_overrides["total_steps"] = total_steps
+    budget = profiles.budget(profile, "sac", **budget_overrides)
+    env = _ota_env(env, profile)
+    configs = tuple(RunConfig(env=env, agent=ota_agent("sac", w, d), budget=budget, seed=seed, profile=profile)
+                    for w, d in (preset["deep"], preset["wide"]))
+    return Sweep(name="ota2021_fig14_landscapes", profile=profile, configs=configs,
+                 axes={"deep": preset["deep"], "wide": preset["wide"], "seed": (seed,)},
+                 description="SAC on HalfCheetah, deeper vs wider MLP Q-networks (units, layers)")
+
+
+# Fig 5: connectivity (MLP / MLP-ResNet / MLP-DenseNet / D2RL) at S and L units, SAC on Ant, 2 layers.
+CONNECTIVITY = {
+    "paper": dict(sizes={"S": 128, "L": 2048}, seeds=(0, 1, 2, 3, 4)),
+    "quick": dict(sizes={"S": 128, "L": 512}, seeds=(0, 1), total_steps=30_000),
+    "smoke": dict(sizes={"S": 16, "L": 32}, seeds=(0,)),
+}
+# Ota A.2: Swish for MLP-ResNet and MLP-DenseNet; MLP and D2RL keep their original ReLU.
+PAPER_ACTIVATION = {"mlp": "relu", "d2rl": "relu", "resnet": "swish", "densenet": "swish"}
+
+
+def ota_connectivity_sweep(profile: str = "smoke", env: EnvConfig | str | None = None,
+                           kinds: Sequence[str] = ("mlp", "resnet", "densenet", "d2rl"),
+                           sizes: dict[str, int] | None = None, seeds: Sequence[int] | None = None,
+                           depth: int = 2, activation: str | None = None, total_steps: int | None = None,
+                           **budget_overrides: Any) -> Sweep:
+    """Fig 5: return and effective rank per connectivity; `activation=None` is A.2's per-kind choice."""
+    profiles.check_profile(profile)
+    preset = CONNECTIVITY[profile]
+    sizes = dict(sizes or preset["sizes"])
+    seeds = tuple(seeds if seeds is not None else preset["seeds"])
+    if total_steps is None:
+        total_steps = preset.get("total_steps")
+    if total_steps is not None:
+        budget_overrides["total_steps"] = total_steps
+    budget = profiles.budget(profile, "sac", **budget_overrides)
+    env = _ota_env(env, profile)
+    configs = []
+    for kind in kinds:
+        net_activation = activation or PAPER_ACTIVATION.get(kind, "relu")
+        for width in sizes.values():
+            net = NetConfig(kind=kind, width=width, depth=depth, activation=net_activation)
+            agent = AgentConfig(algo="sac", actor=net, critic=net, critic_loss="huber")
+            configs += [RunConfig(env=env, agent=agent, budget=budget, seed=s, profile=profile) for s in seeds]
+    return Sweep(name="ota2021_fig05_connectivity", profile=profile, configs=tuple(configs),
+                 axes={"agent.critic.kind": tuple(kinds), "sizes": sizes, "seed": seeds},
+                 description=f"SAC on Ant, {depth}-layer actor and critic, connectivity x size")
+
+
+# Fig 6 (with / without OFENet at S/M/L) and Fig 7 (SAC units x OFENet units); the baseline (no
+# OFENet) is the DenseNet agent of Fig 5. Fig 7's OFENet axis is not printed in the text; we use the
+# same S/M/L units, plus "none" (0) for the baseline column.
+OFENET_GRID = {
+    "paper": dict(sizes={"S": 256, "M": 1024, "L": 2048}, seeds=(0, 1, 2, 3, 4), ofenet_layers=8),
+    "quick": dict(sizes={"S": 64, "M": 128, "L": 256}, seeds=(0, 1), ofenet_layers=8, total_steps=30_000),
+    "smoke": dict(sizes={"S": 16, "M": 32}, seeds=(0,), ofenet_layers=2),
+}
+
+
+def ota_ofenet_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
+                    sac_units: Sequence[int] | None = None, ofenet_units: Sequence[int] | None = None,
+                    seeds: Sequence[int] | None = None, total_steps: int | None = None,
+                    **budget_overrides: Any) -> Sweep:
+    """Fig 7's grid (and Fig 6 as its diagonal plus the no-OFENet column): SAC (ours) units x OFENet
+    units, 0 meaning no OFENet."""
+    profiles.check_profile(profile)
+    preset = OFENET_GRID[profile]
+    sizes = tuple(preset["sizes"].values())
+    sac_units = tuple(sac_units or sizes)
+    ofenet_units = tuple(ofenet_units if ofenet_units is not None else (0, *sizes))
+    seeds = tuple(seeds if seeds is not None else preset["seeds"])
+    if total_steps is None:
+        total_steps = preset.get("total_steps")
+    if total_steps is not None:
+        budget_overrides["total_steps"] = total_steps
+    budget = profiles.budget(profile, "sac", **budget_overrides)
+    env = _ota_env(env, profile)
+    configs = tuple(
+        RunConfig(env=env, agent=ota_ours_agent("sac", width=w, ofenet_units=u or None,
+                                                ofenet_layers=preset["ofenet_layers"],
+                                                pretrain_steps=min(10_000, budget.warmup_steps)),
+                  budget=budget, seed=s, profile=profile)
+        for w in sac_units for u in ofenet_units for s in seeds)
+    return Sweep(name="ota2021_fig06_fig07_ofenet", profile=profile, configs=configs,
+                 axes={"agent.critic.width": sac_units, "agent.ofenet.total_units": ofenet_units,
+                       "seed": seeds, "sizes": preset["sizes"]},
+                 description="SAC (ours, DenseNet 2 layers, Swish) x OFENet units (0: no OFENet)")
+
+
 def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
     if env is None:
         env = OTA_ANT
@@ -197,7 +320,9 @@ def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
     return env
 
 
-EXPERIMENTS = {"ota_size_sweep": ota_size_sweep, "ota_activation_sweep": ota_activation_sweep}
+EXPERIMENTS = {"ota_size_sweep": ota_size_sweep, "ota_activation_sweep": ota_activation_sweep,
+               "ota_fig14_runs": ota_fig14_runs, "ota_connectivity_sweep": ota_connectivity_sweep,
+               "ota_ofenet_grid": ota_ofenet_grid}
 
 
 def get_experiment(name: str):

@@ -113,3 +113,44 @@ def note_panel(ax: plt.Axes, lines: Sequence[str]) -> None:
 
 
 house_style()
+
+
+def loss_surface(landscape, title: str, log_scale: bool = True) -> plt.Figure:
+    """A loss landscape (`analysis.Landscape`): contour and 3-D surface for 2-D, a line for 1-D,
+    with the sharpness numbers beside it."""
+    import numpy as np
+
+    axis = np.asarray(landscape.axis)
+    losses = np.asarray(landscape.losses)
+    shown = np.log10(np.maximum(losses, 1e-12)) if log_scale else losses
+    label = "log10 J_Q" if log_scale else "J_Q"
+    rise = ", ".join(f"r={r:g}: +{v:.3g}" for r, v in sorted(landscape.loss_rise.items()))
+    eig = landscape.hessian_top_eigenvalue
+    notes = [f"J_Q at the trained weights: {landscape.center_loss:.4g}",
+             f"mean loss rise at radius {rise}" if rise else "",
+             f"Hessian top eigenvalue: {eig:.4g}" if eig is not None else "",
+             f"{landscape.meta.get('transitions', '?')} transitions, seed {landscape.meta.get('seed')}"]
+    if losses.ndim == 1:
+        fig, (ax, text) = plt.subplots(1, 2, figsize=(8, 3.4), gridspec_kw={"width_ratios": [2, 1]})
+        ax.plot(axis, shown)
+        ax.set_xlabel("alpha (filter-normalized direction)")
+        ax.set_ylabel(label)
+        ax.set_title(title)
+        note_panel(text, [n for n in notes if n])
+        return fig
+    fig = plt.figure(figsize=(10, 3.8))
+    a, b = np.meshgrid(axis, axis, indexing="ij")
+    ax1 = fig.add_subplot(1, 3, 1)
+    contour = ax1.contour(a, b, shown, levels=20, cmap="viridis")
+    ax1.clabel(contour, fontsize=6)
+    ax1.plot([0], [0], "k+")
+    ax1.set_xlabel("alpha")
+    ax1.set_ylabel("beta")
+    ax1.set_title(f"{title}\n({label}, contours)", fontsize=9)
+    ax2 = fig.add_subplot(1, 3, 2, projection="3d")
+    ax2.plot_surface(a, b, shown, cmap="viridis", linewidth=0, antialiased=True)
+    ax2.set_xlabel("alpha")
+    ax2.set_ylabel("beta")
+    ax2.set_zlabel(label)
+    note_panel(fig.add_subplot(1, 3, 3), [n for n in notes if n])
+    return fig

@@ -1,12 +1,12 @@
 """The papers' instruments: effective rank, gradient norms, loss landscapes."""
 
 from .gradients import global_grad_norm
-from .landscape import (Landscape, TDData, TDTargets, directions, evaluate_points, evaluate_pointwise,
+from .landscape import (Landscape, TDData, TDTargets, directions, evaluate_points, evaluate_pointwise, run_landscape,
                         frozen_td_targets, grid_coords, hessian_top_eigenvalue, loss_landscape,
                         loss_rise_at_radii, orthogonalize, q_network_data, random_direction)
 from .rank import DELTA, critic_feature_rank, srank, srank_from_singular_values
 
 __all__ = ["global_grad_norm", "Landscape", "TDData", "TDTargets", "directions", "evaluate_points",
-           "evaluate_pointwise", "frozen_td_targets", "grid_coords", "hessian_top_eigenvalue", "loss_landscape",
+           "evaluate_pointwise", "run_landscape", "frozen_td_targets", "grid_coords", "hessian_top_eigenvalue", "loss_landscape",
            "loss_rise_at_radii", "orthogonalize", "q_network_data", "random_direction", "DELTA",
            "critic_feature_rank", "srank", "srank_from_singular_values"]

@@ -319,3 +319,32 @@ def loss_landscape(module: nn.Module, data: TDData, dims: int = 2, span: float =
             "transitions": len(data), **(meta or {})}
     return Landscape(axis=list(map(float, axis)), losses=grid, center_loss=center, loss_rise=rise,
                      hessian_top_eigenvalue=top, meta=info)
+
+
+def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: float = 1.0, seed: int = 0,
+                  member: int = 0, max_transitions: int | None = None, hessian_iterations: int = 50,
+                  device: str = "auto", recompute: bool = False, **kw) -> Landscape:
+    """The loss landscape of a finished run's critic `member`, cached as JSON in its run directory.
+
+    Uses the run's saved final weights (agent.pt) and frozen TD targets (td_targets.pt); with
+    `max_transitions` a seeded subsample of the stored transitions."""
+    from ..results import load_agent
+    from ..train import resolve_device
+
+    run_dir = Path(run_dir)
+    name = f"landscape_{dims}d_p{points}_r{span:g}_s{seed}_m{member}_n{max_transitions or 'all'}.json"
+    path = run_dir / name
+    if path.exists() and not recompute:
+        return Landscape.load(path)
+    dev = resolve_device(device)
+    agent = load_agent(run_dir, dev)
+    targets = TDTargets.load(run_dir / "td_targets.pt", dev)
+    if max_transitions is not None and max_transitions < len(targets.q_hat):
+        keep = torch.randperm(len(targets.q_hat), generator=torch.Generator().manual_seed(seed))[:max_transitions]
+        targets = TDTargets(targets.obs[keep], targets.action[keep], targets.q_hat[keep])
+    module, data = q_network_data(agent, targets, member)
+    result = loss_landscape(module, data, dims=dims, span=span, points=points, seed=seed,
+                            hessian_iterations=hessian_iterations,
+                            meta={"run": run_dir.name, "member": member, "device": str(dev)}, **kw)
+    result.save(path)
+    return result
