@@ -164,32 +164,108 @@ def _q(module: nn.Module, params: Params, buffers: Params, x: torch.Tensor) -> t
     return functional_call(module, (params, buffers), (x,)).reshape(x.shape[0])
 
 
+def _first_linear(module: nn.Module, x: torch.Tensor) -> str | None:
+    """Name of the linear layer that reads the raw input first, if there is one (checked by running
+    a forward pass): its output is affine in (alpha, beta) and can be precomputed for the whole grid."""
+    linears = {m: name for name, m in module.named_modules() if isinstance(m, EnsembleLinear)}
+    calls: list[tuple[nn.Module, torch.Tensor]] = []
+    hooks = [m.register_forward_pre_hook(lambda m, inp: calls.append((m, inp[0]))) for m in linears]
+    try:
+        module(x[:2])
+    finally:
+        for h in hooks:
+            h.remove()
+    if not calls:
+        return None
+    first, seen = calls[0]
+    reads_raw_input = seen.shape[-1] == x.shape[-1] and torch.equal(seen.reshape(-1, x.shape[-1]), x[:2])
+    called_once = sum(m is first for m, _ in calls) == 1
+    return linears[first] if reads_raw_input and called_once else None
+
+
+def _stack_points(tensors: Params, a: torch.Tensor, b: torch.Tensor, d1: Params | None = None,
+                  d2: Params | None = None) -> Params:
+    """theta* + a_k d1 + b_k d2 for the k points of a chunk, laid out as an ensemble of k members:
+    (k, *shape) reshaped to (k * shape[0], *shape[1:]) -- member-major tensors (n=1, ...) become
+    (k, ...), BatchNorm's flat (f,) vectors become (k * f,), as an ensemble of k would hold them."""
+    k, out = a.shape[0], {}
+    for name, t in tensors.items():
+        if t.dim() == 0:  # e.g. BatchNorm's num_batches_tracked
+            out[name] = t
+            continue
+        shape = (k,) + (1,) * t.dim()
+        stacked = t.unsqueeze(0).expand(k, *t.shape)
+        if d1 is not None:
+            stacked = stacked + a.view(shape) * d1[name] + b.view(shape) * d2[name]
+        out[name] = stacked.reshape(k * t.shape[0], *t.shape[1:])
+    return out
+
+
 @torch.no_grad()
 def evaluate_points(module: nn.Module, data: TDData, d1: Params, d2: Params | None,
-                    coords: torch.Tensor, chunk: int = 16, batch_size: int = 4096) -> torch.Tensor:
-    """J_Q at theta* + a d1 + b d2 for each row (a, b) of `coords` (P, 2): batched over points."""
+                    coords: torch.Tensor, chunk: int | None = None, batch_size: int = 4096,
+                    method: str = "auto") -> torch.Tensor:
+    """J_Q at theta* + a d1 + b d2 for each row (a, b) of `coords` (P, 2), batched over grid points.
+
+    method="vmap": `torch.vmap` over points of `functional_call(module, theta(a, b), x)`; works for
+    any module. method="ensemble" (rlcore trunks; "auto" picks it for them): the chunk's k points
+    are passed to `functional_call` as the k members of an ensemble, so every layer is one fused
+    `baddbmm` over points. There, the first linear layer's output is also computed once per batch
+    of transitions: it is affine in (a, b), x W(a, b) + c(a, b) = (x W* + c*) + a (x D1 + e1) +
+    b (x D2 + e2), so the grid only pays for the layers after it.
+    """
+    from ..nets import Trunk
+
+    if method == "auto":
+        method = "ensemble" if isinstance(module, Trunk) and module.n == 1 else "vmap"
+    if method not in ("vmap", "ensemble"):
+        raise ValueError(f"method={method!r} is invalid: expected one of 'auto', 'vmap', 'ensemble'")
     module = module.eval()
     base = {k: v.detach() for k, v in module.named_parameters()}
     buffers = {k: v.detach() for k, v in module.named_buffers()}
     d2 = d2 if d2 is not None else {k: torch.zeros_like(v) for k, v in base.items()}
     device = next(iter(base.values())).device
     coords = coords.to(device=device, dtype=torch.float32)
+    chunk = chunk or (64 if device.type == "cuda" else 4)
+    sse = torch.zeros(coords.shape[0], device=device, dtype=torch.float64)
 
-    def point_sse(a, b, x, y):
-        params = {k: base[k] + a * d1[k] + b * d2[k] for k in base}
-        return (_q(module, params, buffers, x) - y).square().sum()
+    if method == "vmap":
+        def point_sse(a, b, x, y):
+            params = {k: base[k] + a * d1[k] + b * d2[k] for k in base}
+            return (_q(module, params, buffers, x) - y).square().sum()
 
-    batched = torch.vmap(point_sse, in_dims=(0, 0, None, None))
-    losses = torch.empty(coords.shape[0], device=device, dtype=torch.float64)
-    for start in range(0, coords.shape[0], chunk):
-        a, b = coords[start:start + chunk, 0], coords[start:start + chunk, 1]
-        sse = torch.zeros(a.shape[0], device=device, dtype=torch.float64)
+        batched = torch.vmap(point_sse, in_dims=(0, 0, None, None))
         for i in range(0, len(data), batch_size):
-            x = data.inputs[i:i + batch_size].to(device)
-            y = data.targets[i:i + batch_size].to(device)
-            sse += batched(a, b, x, y).to(torch.float64)
-        losses[start:start + chunk] = 0.5 * sse / len(data)
-    return losses.cpu()
+            x, y = data.inputs[i:i + batch_size].to(device), data.targets[i:i + batch_size].to(device)
+            for start in range(0, coords.shape[0], chunk):
+                sse[start:start + chunk] += batched(coords[start:start + chunk, 0], coords[start:start + chunk, 1],
+                                                    x, y).to(torch.float64)
+        return (0.5 * sse / len(data)).cpu()
+
+    first = _first_linear(module, data.inputs[:2].to(device))
+    first_module = module.get_submodule(first) if first is not None else None
+    terms: dict[str, torch.Tensor] = {}
+    try:
+        if first_module is not None:  # its output for the chunk's points, from the precomputed terms
+            first_module.forward = lambda inp: terms["base"] + terms["a"] * terms["d1"] + terms["b"] * terms["d2"]
+        for i in range(0, len(data), batch_size):
+            x, y = data.inputs[i:i + batch_size].to(device), data.targets[i:i + batch_size].to(device)
+            if first_module is not None:
+                xe = x.unsqueeze(0)
+                terms.update(base=torch.baddbmm(base[f"{first}.bias"], xe, base[f"{first}.weight"]),
+                             d1=torch.baddbmm(d1[f"{first}.bias"], xe, d1[f"{first}.weight"]),
+                             d2=torch.baddbmm(d2[f"{first}.bias"], xe, d2[f"{first}.weight"]))
+            for start in range(0, coords.shape[0], chunk):
+                a, b = coords[start:start + chunk, 0], coords[start:start + chunk, 1]
+                k = a.shape[0]
+                terms.update(a=a.view(k, 1, 1), b=b.view(k, 1, 1))
+                params = _stack_points(base, a, b, d1, d2)
+                q = functional_call(module, (params, _stack_points(buffers, a, b)), (x.expand(k, *x.shape),))
+                sse[start:start + chunk] += (q.reshape(k, -1) - y).square().sum(1, dtype=torch.float64)
+    finally:
+        if first_module is not None:
+            del first_module.forward  # back to the class's forward
+    return (0.5 * sse / len(data)).cpu()
 
 
 @torch.no_grad()
@@ -299,7 +375,7 @@ class Landscape:
 
 def loss_landscape(module: nn.Module, data: TDData, dims: int = 2, span: float = 1.0, points: int = 51,
                    seed: int = 0, orthogonal: bool = False, radii: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
-                   hessian_iterations: int = 50, chunk: int = 16, batch_size: int = 4096,
+                   hessian_iterations: int = 50, chunk: int | None = None, batch_size: int = 4096,
                    meta: dict | None = None) -> Landscape:
     """1-D or 2-D surface of J_Q around a trained Q-network plus sharpness numbers."""
     if dims not in (1, 2):
