@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[notebooks,dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[notebooks,dev,ray]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name rlcore --display-name "Python (rlcore)" >/dev/null
 	touch $(STAMP)
 

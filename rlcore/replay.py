@@ -73,3 +73,106 @@ class ReplayBuffer:
         for name in ("obs", "action", "reward", "next_obs", "not_done"):
             getattr(self, name)[:n] = state[name].to(self.device)
         self.ptr, self.size = state["ptr"], n
+
+
+class SumTree:
+    """Binary sum tree over `capacity` leaf priorities, as tensors on one device (Schaul et al. 2016).
+
+    Leaves live at [size, 2 * size) of a flat array (size = capacity rounded up to a power of two);
+    node i holds the sum of nodes 2i and 2i+1. Updates and samples are vectorized over a batch:
+    one pass per tree level, no Python loop over transitions."""
+
+    def __init__(self, capacity: int, device: torch.device | str = "cpu"):
+        self.capacity = int(capacity)
+        self.size = 1 << max(0, (self.capacity - 1).bit_length())
+        self.depth = self.size.bit_length() - 1
+        self.tree = torch.zeros(2 * self.size, dtype=torch.float64, device=device)
+
+    @property
+    def total(self) -> torch.Tensor:
+        return self.tree[1]
+
+    def priorities(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.tree[idx + self.size]
+
+    def update(self, idx: torch.Tensor, priority: torch.Tensor) -> None:
+        """Set leaf priorities (the last write wins for repeated indices) and recompute the sums above."""
+        node = idx.to(self.tree.device).long() + self.size
+        self.tree[node] = priority.to(self.tree)
+        for _ in range(self.depth):
+            node = torch.unique(node // 2)
+            self.tree[node] = self.tree[2 * node] + self.tree[2 * node + 1]
+
+    def find(self, mass: torch.Tensor) -> torch.Tensor:
+        """For each value in [0, total), the leaf whose cumulative-priority interval contains it."""
+        node = torch.ones_like(mass, dtype=torch.long)
+        mass = mass.to(self.tree).clone()
+        for _ in range(self.depth):
+            left = self.tree[2 * node]
+            right = mass >= left
+            mass = torch.where(right, mass - left, mass)
+            node = 2 * node + right.long()
+        return (node - self.size).clamp_max(self.capacity - 1)
+
+
+class PrioritizedBatch(NamedTuple):
+    batch: Batch
+    indices: torch.Tensor  # replay slots, for the priority update
+    weights: torch.Tensor  # (B, 1) importance-sampling weights, max 1
+
+
+class PrioritizedReplayBuffer(ReplayBuffer):
+    """Proportional prioritized replay (Schaul et al. 2016), as Ape-X uses it.
+
+    P(i) = p_i^alpha / sum_k p_k^alpha with p_i = |TD error| + eps; new transitions get the largest
+    priority seen so far, so each is replayed at least once with high probability. Importance
+    weights w_i = (N P(i))^-beta, divided by their maximum over the batch (Schaul et al.'s
+    normalization), correct the bias; beta is annealed from `beta` to 1 by the caller
+    (`set_beta`). Sampling is stratified: one draw from each of B equal slices of the total mass.
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, capacity: int, device: torch.device | str = "cpu",
+                 alpha: float = 0.6, beta: float = 0.4, eps: float = 1e-6):
+        super().__init__(obs_dim, action_dim, capacity, device)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha={alpha!r} is invalid: expected a number in [0, 1]")
+        self.alpha, self.beta, self.eps = alpha, beta, eps
+        self.tree = SumTree(self.capacity, self.device)
+        self.max_priority = 1.0
+
+    def set_beta(self, beta: float) -> None:
+        self.beta = float(min(1.0, max(0.0, beta)))
+
+    def add(self, obs, action, reward, next_obs, terminated) -> None:
+        start = self.ptr
+        super().add(obs, action, reward, next_obs, terminated)
+        n = int(np.asarray(obs, dtype=np.float32).reshape(-1, self.obs.shape[1]).shape[0])
+        idx = (start + torch.arange(n, device=self.device)) % self.capacity
+        self.tree.update(idx, torch.full((n,), self.max_priority ** self.alpha, dtype=torch.float64))
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> PrioritizedBatch:
+        if self.size == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        total = self.tree.total
+        edges = torch.arange(batch_size, device=self.device, dtype=torch.float64)
+        u = torch.rand(batch_size, device=self.device, dtype=torch.float64, generator=generator)
+        idx = self.tree.find((edges + u) / batch_size * total)
+        idx = idx.clamp_max(self.size - 1)
+        prob = self.tree.priorities(idx) / total
+        weights = (self.size * prob).pow(-self.beta)
+        weights = (weights / weights.max()).to(torch.float32).unsqueeze(1)
+        return PrioritizedBatch(self.gather(idx), idx, weights)
+
+    def update_priorities(self, indices: torch.Tensor, td_errors: torch.Tensor) -> None:
+        priority = td_errors.detach().abs().to(torch.float64).reshape(-1) + self.eps
+        self.max_priority = max(self.max_priority, float(priority.max()))
+        self.tree.update(indices, priority.pow(self.alpha))
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "tree": self.tree.tree.cpu(), "max_priority": self.max_priority,
+                "beta": self.beta}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.tree.tree.copy_(state["tree"].to(self.device))
+        self.max_priority, self.beta = state["max_priority"], state["beta"]
