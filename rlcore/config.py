@@ -242,6 +242,47 @@ class BudgetConfig:
                    low_open=True)
 
 
+COLLECT_MODES = ("serial", "apex")
+BACKENDS = ("local", "ray")
+REPLAYS = ("uniform", "prioritized")
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """How experience arrives (Ota 3.2 and A.1).
+
+    "serial": one environment step per update (the original algorithms). "apex": an Ape-X-like
+    collector -- `workers` (N_core) processes each stepping `envs_per_worker` (N_env) environments
+    with the latest policy weights, pulled every `sync_every` vector steps, streaming transitions to
+    a learner that updates continuously; budget.total_steps then counts gradient steps, and
+    budget.warmup_steps the random transitions collected before the first update. Paper: 2 x 32.
+    `backend="ray"` runs the same workers as Ray actors (`ray_address`, or $RAY_ADDRESS, or a local
+    Ray). `replay="prioritized"` is Schaul et al.'s proportional replay as in Ape-X.
+    """
+
+    mode: str = "serial"
+    backend: str = "local"
+    workers: int = 2
+    envs_per_worker: int = 32
+    sync_every: int = 1
+    ray_address: str | None = None
+    replay: str = "uniform"
+    priority_alpha: float = 0.6
+    priority_beta: float = 0.4  # annealed linearly to 1 over the run
+
+    def validate(self, prefix: str = "collect") -> None:
+        _choice(f"{prefix}.mode", self.mode, COLLECT_MODES)
+        _choice(f"{prefix}.backend", self.backend, BACKENDS)
+        _positive_int(f"{prefix}.workers", self.workers)
+        _positive_int(f"{prefix}.envs_per_worker", self.envs_per_worker)
+        _positive_int(f"{prefix}.sync_every", self.sync_every)
+        if self.ray_address is not None and not isinstance(self.ray_address, str):
+            raise ConfigError(f"{prefix}.ray_address", self.ray_address, "None or an address such as 'auto' or 'host:6379'")
+        _choice(f"{prefix}.replay", self.replay, REPLAYS)
+        _number_in(f"{prefix}.priority_alpha", self.priority_alpha, 0.0, 1.0)
+        _number_in(f"{prefix}.priority_beta", self.priority_beta, 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one training run; `run_id` is its stable name."""
@@ -249,6 +290,7 @@ class RunConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
     seed: int = 0
     profile: str = "custom"
     device: str = "auto"  # not hashed: where a run computes, not what
@@ -257,6 +299,7 @@ class RunConfig:
         self.env.validate("env")
         self.agent.validate("agent")
         self.budget.validate("budget")
+        self.collect.validate("collect")
         _positive_int("seed", self.seed, minimum=0)
         _choice("profile", self.profile, PROFILES)
         _choice("device", self.device, DEVICES)
@@ -272,6 +315,10 @@ class RunConfig:
         d.pop("device")
         if not self.agent.ofenet.enabled:  # a switched-off extractor's settings change nothing
             d["agent"]["ofenet"] = {"enabled": False}
+        # Where workers run is not what they compute; serial collection has no workers at all.
+        for key in ("backend", "ray_address") + (("workers", "envs_per_worker", "sync_every")
+                                                 if self.collect.mode == "serial" else ()):
+            d["collect"].pop(key)
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=repr)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -298,8 +345,11 @@ class RunConfig:
         _reject_unknown("env", env, EnvConfig)
         budget = dict(d.get("budget", {}))
         _reject_unknown("budget", budget, BudgetConfig)
+        collect = dict(d.get("collect", {}))
+        _reject_unknown("collect", collect, CollectConfig)
         return cls(env=EnvConfig(**env), agent=AgentConfig(**agent), budget=BudgetConfig(**budget),
-                   **{k: v for k, v in d.items() if k not in ("env", "agent", "budget")})
+                   collect=CollectConfig(**collect),
+                   **{k: v for k, v in d.items() if k not in ("env", "agent", "budget", "collect")})
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with dotted-path overrides, e.g. `cfg.replace(**{"agent.critic.width": 512})`."""

@@ -123,8 +123,13 @@ class Agent:
             soft_update(self.extractor_target, ofenet, self.cfg.ofenet.target_tau)
         return {"ofenet_loss": loss.detach()}
 
-    def _obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device).reshape(1, -1)
+    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        """The action for one observation."""
+        return self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, -1), explore)[0]
+
+    # Weights a collector's workers need to act: the policy and the features it reads.
+    def acting_modules(self) -> dict[str, nn.Module]:
+        return {"actor": self.actor, **({"ofenet": self.extractor} if self.extractor.learns else {})}
 
     def state_dict(self) -> dict:
         state = {f"module/{k}": m.state_dict() for k, m in self.modules.items()}

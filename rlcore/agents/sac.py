@@ -69,10 +69,12 @@ class SAC(Agent):
         self.updates = 0
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+    def act_batch(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        """Actions for a batch of observations (N, obs_dim) -> (N, action_dim)."""
         self._train_mode(False)
-        action, _ = self.actor(self.extractor.state_features(self._obs_tensor(obs)), deterministic=not explore)
-        return action[0].cpu().numpy()
+        obs = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        action, _ = self.actor(self.extractor.state_features(obs), deterministic=not explore)
+        return action.cpu().numpy()
 
     def q_values(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(2, B, 1) Q estimates of both critics."""

@@ -41,9 +41,11 @@ class TD3(Agent):
         self._measure_actor = False
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+    def act_batch(self, obs: np.ndarray, explore: bool) -> np.ndarray:
+        """Actions for a batch of observations (N, obs_dim) -> (N, action_dim)."""
         self._train_mode(False)
-        action = self.actor(self.extractor.state_features(self._obs_tensor(obs)))[0]
+        obs = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        action = self.actor(self.extractor.state_features(obs))
         if explore:  # Gaussian exploration noise N(0, 0.1) in the [-1, 1] action scale
             action = (action + self.cfg.exploration_noise * torch.randn_like(action)).clamp(-1.0, 1.0)
         return action.cpu().numpy()
