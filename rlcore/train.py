@@ -23,7 +23,7 @@ from .analysis.landscape import frozen_td_targets
 from .analysis.rank import critic_feature_rank
 from .config import RunConfig
 from .envs import env_dims, make_env
-from .replay import ReplayBuffer
+from .replay import PrioritizedBatch, PrioritizedReplayBuffer, ReplayBuffer
 from .results import RunStore, atomic_torch_save, default_results_dir, environment_manifest
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own, fixed start states
@@ -103,7 +103,26 @@ class Trainer:
         return critic_feature_rank(self.agent, *self.srank_set)
 
     def _sample(self):
-        return self.replay.sample(self.cfg.agent.batch_size)
+        batch = self.replay.sample(self.cfg.agent.batch_size)
+        return batch.batch if isinstance(batch, PrioritizedBatch) else batch
+
+    def _update(self, step: int, sums: dict, counts: dict) -> None:
+        """One learner step: OFENet (first, on its own batch, as the OFENet code), then the agent."""
+        b = self.cfg.budget
+        if not self.agent.features_pretrained:
+            self._pretrain_features(step)
+        if self.agent.learns_features:
+            self._accumulate(sums, counts, self.agent.update_features(self._sample()))
+        diagnostics = b.grad_norm_every > 0 and (self.agent.updates + 1) % b.grad_norm_every == 0
+        batch = self.replay.sample(self.cfg.agent.batch_size)
+        if isinstance(batch, PrioritizedBatch):
+            beta0 = self.cfg.collect.priority_beta
+            self.replay.set_beta(beta0 + (1.0 - beta0) * min(1.0, step / b.total_steps))
+            metrics = self.agent.update(batch.batch, diagnostics=diagnostics, weights=batch.weights)
+            self.replay.update_priorities(batch.indices, self.agent.td_errors)
+        else:
+            metrics = self.agent.update(batch, diagnostics=diagnostics)
+        self._accumulate(sums, counts, metrics)
 
     @staticmethod
     def _accumulate(sums: dict, counts: dict, metrics: dict) -> None:
@@ -145,7 +164,11 @@ class Trainer:
         self.eval_env = make_env(cfg.env)
         obs_dim, action_dim = env_dims(self.env)
         self.agent = make_agent(cfg.agent, obs_dim, action_dim, self.device, env_id=cfg.env.id)
-        self.replay = ReplayBuffer(obs_dim, action_dim, b.replay_size, self.device)
+        if cfg.collect.replay == "prioritized":
+            self.replay = PrioritizedReplayBuffer(obs_dim, action_dim, b.replay_size, self.device,
+                                                  alpha=cfg.collect.priority_alpha, beta=cfg.collect.priority_beta)
+        else:
+            self.replay = ReplayBuffer(obs_dim, action_dim, b.replay_size, self.device)
         self.evals, self.metrics = store.read_rows("evaluations"), store.read_rows("metrics")
         self.wall_time_s, self.t_start = 0.0, time.time()
         self.srank_set = None
@@ -201,14 +224,8 @@ class Trainer:
                     episode_return, episode_length = 0.0, 0
 
                 if step >= b.warmup_steps and len(self.replay) >= cfg.agent.batch_size:
-                    if not self.agent.features_pretrained:
-                        self._pretrain_features(step)
                     for _ in range(b.updates_per_step):
-                        if self.agent.learns_features:  # OFENet first, on its own batch (OFENet code)
-                            self._accumulate(sums, counts, self.agent.update_features(self._sample()))
-                        every = b.grad_norm_every
-                        diagnostics = every > 0 and (self.agent.updates + 1) % every == 0
-                        self._accumulate(sums, counts, self.agent.update(self._sample(), diagnostics=diagnostics))
+                        self._update(step, sums, counts)
 
                 if step % b.log_every == 0 and sums:
                     now = time.time()

@@ -177,9 +177,9 @@ def test_bootstrap_respects_not_done(monkeypatch, algo, module):
     seen = []
     real = module.critic_loss
 
-    def spy(q, target, kind):
+    def spy(q, target, kind, weights=None):
         seen.append((target.detach().clone(), kind))
-        return real(q, target, kind)
+        return real(q, target, kind, weights)
 
     monkeypatch.setattr(module, "critic_loss", spy)
     agent = make(algo, critic_loss="huber")

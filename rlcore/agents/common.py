@@ -61,8 +61,9 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
         torch._foreach_copy_(t_buffers, s_buffers)
 
 
-def critic_loss(q: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """Sum over ensemble members of the mean per-member loss.
+def critic_loss(q: torch.Tensor, target: torch.Tensor, kind: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum over ensemble members of the mean per-member loss (each sample scaled by its
+    importance weight (B, 1) under prioritized replay).
 
     "mse" is SAC's J_Q = E[1/2 (Q - Q_hat)^2]; "huber" (delta = 1, Ota A.1) equals it for
     |error| <= 1 and grows linearly beyond, which bounds the gradient of outlier targets.
@@ -74,6 +75,8 @@ def critic_loss(q: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tenso
         per_element = F.huber_loss(q, target, reduction="none", delta=1.0)
     else:
         raise ValueError(f"critic_loss={kind!r} is invalid: expected one of 'mse', 'huber'")
+    if weights is not None:
+        per_element = per_element * weights
     return per_element.mean(dim=(1, 2)).sum()
 
 

@@ -55,7 +55,7 @@ class TD3(Agent):
         features = self.extractor
         return self.critic(features.state_action_features(features.state_features(obs), action))
 
-    def update(self, b: Batch, diagnostics: bool = False) -> dict[str, torch.Tensor]:
+    def update(self, b: Batch, diagnostics: bool = False, weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         self._train_mode(True)
         cfg, features, target_features = self.cfg, self.extractor, self.extractor_target
         with torch.no_grad():
@@ -67,7 +67,9 @@ class TD3(Agent):
             next_q = self.critic_target(target_features.state_action_features(z_next, next_action)).min(dim=0).values
             target_q = b.reward + cfg.gamma * b.not_done * next_q
         q = self.critic(z_sa)
-        loss_q = critic_loss(q, target_q, cfg.critic_loss)
+        loss_q = critic_loss(q, target_q, cfg.critic_loss, weights)
+        # |TD error| per transition, averaged over the critics: the new priorities under prioritized replay.
+        self.td_errors = (q.detach() - target_q).abs().mean(0).squeeze(-1)
         self.optimizers["critic"].zero_grad(set_to_none=True)
         loss_q.backward()
         if diagnostics:

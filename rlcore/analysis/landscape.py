@@ -302,7 +302,10 @@ def grid_coords(span: float = 1.0, points: int = 51, dims: int = 2) -> tuple[np.
 
 
 # ---- sharpness ---------------------------------------------------------------------------------
-def loss_rise_at_radii(module, data, d1, d2, radii: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
+_DEFAULT_RADII = (0.1, 0.25, 0.5, 1.0)
+
+
+def loss_rise_at_radii(module, data, d1, d2, radii: Sequence[float] = _DEFAULT_RADII,
                        angles: int = 16, center: float | None = None, **kw) -> dict[float, float]:
     """Mean over `angles` points on the circle of radius r in the (d1, d2) plane of J_Q - J_Q(theta*)."""
     if d2 is None:  # 1-D: the two points at +-r
@@ -374,7 +377,7 @@ class Landscape:
 
 
 def loss_landscape(module: nn.Module, data: TDData, dims: int = 2, span: float = 1.0, points: int = 51,
-                   seed: int = 0, orthogonal: bool = False, radii: Sequence[float] = (0.1, 0.25, 0.5, 1.0),
+                   seed: int = 0, orthogonal: bool = False, radii: Sequence[float] = _DEFAULT_RADII,
                    hessian_iterations: int = 50, chunk: int | None = None, batch_size: int = 4096,
                    meta: dict | None = None) -> Landscape:
     """1-D or 2-D surface of J_Q around a trained Q-network plus sharpness numbers."""
@@ -408,7 +411,17 @@ def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: fl
     from ..train import resolve_device
 
     run_dir = Path(run_dir)
-    name = f"landscape_{dims}d_p{points}_r{span:g}_s{seed}_m{member}_n{max_transitions or 'all'}.json"
+    name = f"landscape_{dims}d_p{points}_r{span:g}_s{seed}_m{member}_n{max_transitions or 'all'}"
+    # Options that change the result are part of the cache name too (only when not the defaults,
+    # so the default names stay what they were).
+    if kw.get("orthogonal", False):
+        name += "_orth"
+    radii = tuple(float(r) for r in (kw.get("radii", _DEFAULT_RADII) or ()))
+    if radii != _DEFAULT_RADII:
+        name += "_radii" + ("-".join(f"{r:g}" for r in radii) or "none")
+    if hessian_iterations != 50:
+        name += f"_h{hessian_iterations}"
+    name += ".json"
     path = run_dir / name
     if path.exists() and not recompute:
         return Landscape.load(path)

@@ -11,19 +11,22 @@ from __future__ import annotations
 import torch
 
 DELTA = 0.01
-# Cumulative sums are compared in float64 with this relative slack, so a sum that reaches exactly
-# 1 - delta in exact arithmetic is not lost to rounding.
+# Cumulative sums are compared in float64 with a relative slack, so a sum that reaches exactly
+# 1 - delta in exact arithmetic is not lost to rounding: 1e-9 for float64 singular values, and for
+# lower precision (float32 SVDs) a slack above that precision's rounding of the values.
 _REL_TOL = 1e-9
+_REL_TOL_LOW_PRECISION = 1e-5
 
 
 def srank_from_singular_values(sigma: torch.Tensor, delta: float = DELTA) -> torch.Tensor:
     """srank for singular values sorted in decreasing order along the last dim; shape (...,)."""
     if not 0.0 <= delta < 1.0:
         raise ValueError(f"delta={delta!r} is invalid: expected a number in [0, 1)")
+    tol = _REL_TOL if sigma.dtype == torch.float64 else _REL_TOL_LOW_PRECISION
     sigma = sigma.to(torch.float64)
     cumulative = sigma.cumsum(-1)
     total = cumulative[..., -1:]
-    reached = cumulative >= (1.0 - delta) * total - _REL_TOL * total
+    reached = cumulative >= (1.0 - delta) * total - tol * total
     # first index where the threshold is reached, counted from 1; all-zero features have rank 0
     k = reached.to(torch.int64).argmax(-1) + 1
     return torch.where(total[..., 0] > 0, k, torch.zeros_like(k))
@@ -31,8 +34,10 @@ def srank_from_singular_values(sigma: torch.Tensor, delta: float = DELTA) -> tor
 
 @torch.no_grad()
 def srank(features: torch.Tensor, delta: float = DELTA) -> torch.Tensor:
-    """Effective rank of (N, d) features, or of each member of (n, N, d) features -> shape (n,)."""
-    return srank_from_singular_values(torch.linalg.svdvals(features.to(torch.float32)), delta)
+    """Effective rank of (N, d) features, or of each member of (n, N, d) features -> shape (n,).
+    The SVD runs in float64 for float64 features, in float32 otherwise."""
+    dtype = torch.float64 if features.dtype == torch.float64 else torch.float32
+    return srank_from_singular_values(torch.linalg.svdvals(features.to(dtype)), delta)
 
 
 @torch.no_grad()

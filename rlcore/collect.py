@@ -1,0 +1,366 @@
+"""Ape-X-like asynchronous collection (Ota et al. 2021 section 3.2 and A.1; Horgan et al. 2018).
+
+N_core worker processes each step N_env environments (one gymnasium vector env, SAME_STEP
+autoreset) with the latest policy weights and stream transitions to the learner, which adds them to
+its replay and updates continuously. Weights travel the other way: the learner publishes the
+acting networks' state (policy, plus OFENet when the policy reads its features) with a version
+number; a worker pulls them every `sync_every` vector steps when the version changed. Until the
+learner publishes version 1 (after the random warm-up), workers act uniformly at random.
+
+Backends: "local" uses `torch.multiprocessing` (spawn) with shared-memory weight tensors and a
+queue; "ray" runs the same worker loop as Ray actors, with a small Ray actor holding the weights and
+a Ray queue for transitions. The learner side (`Collector`) is the same for both: `start`,
+`publish`, `drain`, `check_workers` (restarts dead workers and counts the deaths), `shutdown`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as queue_lib
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import ConfigError, RunConfig
+
+# Transitions a worker sends in one message: one vector step of all its environments.
+
+
+@dataclass
+class Chunk:
+    worker: int
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    version: int  # weights version the actions came from (0: random warm-up)
+    episode_returns: list[float] = field(default_factory=list)
+
+
+# ---- the worker loop (shared by both backends) --------------------------------------------------
+class _Policy:
+    """A worker's copy of the acting networks, built from the run config on CPU."""
+
+    def __init__(self, cfg: RunConfig, obs_dim: int, action_dim: int):
+        from .agents import make_agent
+
+        torch.set_num_threads(1)
+        self.agent = make_agent(cfg.agent, obs_dim, action_dim, "cpu", env_id=cfg.env.id)
+        self.modules = self.agent.acting_modules()
+
+    def load(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
+        for name, module in self.modules.items():
+            module.load_state_dict(state[name])
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.agent.act_batch(obs, explore=True)
+
+
+def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, should_stop) -> None:
+    """Step the vector env until told to stop. `pull_weights(version) -> (version, state) or None`."""
+    from .envs import env_dims, make_vector_env, vector_final_obs
+
+    envs = make_vector_env(cfg.env, cfg.collect.envs_per_worker, seed)
+    obs_dim, action_dim = env_dims(envs)
+    policy, version = _Policy(cfg, obs_dim, action_dim), 0
+    rng = np.random.default_rng(seed)
+    obs, _ = envs.reset(seed=seed)
+    returns = np.zeros(envs.num_envs)
+    steps = 0
+    while not should_stop():
+        if steps % cfg.collect.sync_every == 0:
+            pulled = pull_weights(version)
+            if pulled is not None:
+                version, state = pulled
+                policy.load(state)
+        if version == 0:
+            action = rng.uniform(-1.0, 1.0, size=(envs.num_envs, action_dim)).astype(np.float32)
+        else:
+            action = policy.act(obs)
+        next_obs, reward, terminated, truncated, infos = envs.step(action)
+        done = np.logical_or(terminated, truncated)
+        returns += reward
+        finished = [float(r) for r in returns[done]]
+        returns[done] = 0.0
+        # SAME_STEP autoreset: next_obs of a finished env is already the reset one; the true
+        # s' is infos["final_obs"]. Truncation is not a terminal.
+        send(Chunk(worker, obs, action, reward.astype(np.float32), vector_final_obs(next_obs, infos, done),
+                   terminated.astype(np.float32), version, finished))
+        obs = next_obs
+        steps += 1
+    envs.close()
+
+
+# ---- local backend ----------------------------------------------------------------------------
+def _local_worker(worker, cfg, seed, shared, version, lock, out_queue, stop_event):
+    def pull(current):
+        if version.value == current:
+            return None
+        with lock:
+            state = {name: {k: t.clone() for k, t in tensors.items()} for name, tensors in shared.items()}
+            return version.value, state
+
+    def send(chunk):
+        while not stop_event.is_set():
+            try:
+                out_queue.put(chunk, timeout=0.5)
+                return
+            except queue_lib.Full:
+                continue
+
+    try:
+        _worker_loop(worker, cfg, seed, pull, send, stop_event.is_set)
+    except KeyboardInterrupt:
+        pass
+
+
+class LocalWorkers:
+    def __init__(self, cfg: RunConfig, acting_state: dict[str, dict[str, torch.Tensor]]):
+        self.ctx = torch.multiprocessing.get_context("spawn")
+        self.cfg = cfg
+        # Shared-memory copies of the acting networks' tensors: publish() writes into them in place.
+        self.shared = {name: {k: t.detach().cpu().clone().share_memory_() for k, t in state.items()}
+                       for name, state in acting_state.items()}
+        self.version = self.ctx.Value("q", 0)
+        self.lock = self.ctx.Lock()
+        self.queue = self.ctx.Queue(maxsize=64 * cfg.collect.workers)
+        self.stop_event = self.ctx.Event()
+        self.processes: dict[int, Any] = {}
+
+    def start(self, worker: int, seed: int) -> None:
+        p = self.ctx.Process(target=_local_worker, daemon=True, name=f"rlcore-worker-{worker}",
+                             args=(worker, self.cfg, seed, self.shared, self.version, self.lock, self.queue,
+                                   self.stop_event))
+        p.start()
+        self.processes[worker] = p
+
+    def publish(self, state, version: int) -> None:
+        with self.lock:
+            for name, tensors in state.items():
+                for k, t in tensors.items():
+                    self.shared[name][k].copy_(t)
+            self.version.value = version
+
+    def get(self, timeout: float) -> Chunk | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue_lib.Empty:
+            return None
+
+    def dead(self) -> list[int]:
+        return [w for w, p in self.processes.items() if not p.is_alive()]
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes.values() if p.pid is not None]
+
+    def shutdown(self) -> None:
+        self.stop_event.set()
+        deadline = time.time() + 10
+        while time.time() < deadline and any(p.is_alive() for p in self.processes.values()):
+            while self.get(timeout=0.05) is not None:  # workers blocked on a full queue can finish
+                pass
+        for p in self.processes.values():
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)
+        self.queue.cancel_join_thread()
+        self.queue.close()
+
+
+# ---- Ray backend ------------------------------------------------------------------------------
+class RayWorkers:
+    def __init__(self, cfg: RunConfig, acting_state):
+        import ray
+        from ray.util.queue import Queue
+
+        self.ray, self.cfg = ray, cfg
+        self.store = ray.remote(_WeightStore).options(num_cpus=0).remote()
+        self.queue = Queue(maxsize=64 * cfg.collect.workers, actor_options={"num_cpus": 0})
+        self.actors: dict[int, Any] = {}
+        self.runs: dict[int, Any] = {}
+
+    def start(self, worker: int, seed: int) -> None:
+        actor = self.ray.remote(_RayWorker).options(num_cpus=1, max_restarts=0).remote()
+        self.actors[worker] = actor
+        self.runs[worker] = actor.run.remote(worker, self.cfg, seed, self.store, self.queue)
+
+    def publish(self, state, version: int) -> None:
+        cpu = {name: {k: t.detach().cpu() for k, t in tensors.items()} for name, tensors in state.items()}
+        self.ray.get(self.store.set.remote(version, cpu))
+
+    def get(self, timeout: float) -> Chunk | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue_lib.Empty:
+            return None
+        except Exception:  # ray.util.queue.Empty subclasses queue.Empty in recent Ray; be safe
+            return None
+
+    def dead(self) -> list[int]:
+        dead = []
+        for worker, ref in self.runs.items():
+            ready, _ = self.ray.wait([ref], timeout=0)
+            if ready:  # the run loop only returns when it was stopped or crashed
+                dead.append(worker)
+        return dead
+
+    def pids(self) -> list[int]:
+        return []
+
+    def shutdown(self) -> None:
+        for actor in self.actors.values():
+            try:
+                self.ray.get(actor.stop.remote(), timeout=5)
+            except Exception:  # noqa: BLE001 - a dead actor cannot be stopped
+                pass
+        for actor in self.actors.values():
+            self.ray.kill(actor)
+        self.ray.kill(self.store)
+        self.queue.shutdown(force=True)
+
+
+class _WeightStore:
+    def __init__(self):
+        self.version, self.state = 0, None
+
+    def set(self, version, state):
+        self.version, self.state = version, state
+
+    def get(self, current):
+        return None if self.version == current else (self.version, self.state)
+
+
+class _RayWorker:
+    def __init__(self):
+        self.stopped = False
+
+    def stop(self):
+        self.stopped = True
+
+    def pid(self):
+        return os.getpid()
+
+    async def run(self, worker, cfg, seed, store, out_queue):
+        # Runs in a thread so that stop() can be served while the loop is busy.
+        import asyncio
+
+        import ray
+
+        def pull(current):
+            return ray.get(store.get.remote(current))
+
+        def send(chunk):
+            out_queue.put(chunk)
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, _worker_loop, worker, cfg, seed, pull, send, lambda: self.stopped)
+
+
+def _ray_init(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, ignore_reinit_error=True,
+                     log_to_driver=False)
+    except Exception as err:  # noqa: BLE001 - the error must name the setting, whatever Ray raised
+        raise ConfigError("collect.ray_address", address,
+                          f"a reachable Ray cluster address ('auto', 'host:port', or None for a local Ray); "
+                          f"connecting failed: {type(err).__name__}: {err}") from err
+
+
+# ---- the learner's side ------------------------------------------------------------------------
+def check_settings(cfg: RunConfig) -> None:
+    """Reject settings that cannot work before any process starts."""
+    c = cfg.collect
+    if c.backend == "local":
+        cpus = os.cpu_count() or 1
+        if c.workers > cpus:
+            raise ConfigError("collect.workers", c.workers,
+                              f"at most the {cpus} CPUs of this machine for backend='local' (use backend='ray' "
+                              "with a cluster for more)")
+    else:
+        try:
+            import ray  # noqa: F401
+        except ImportError as err:
+            raise ConfigError("collect.backend", "ray", "'local', or install the ray extra "
+                              "(pip install -e '.[ray]')") from err
+        _ray_init(c.ray_address)
+
+
+class Collector:
+    """Starts the workers, hands out their transitions, restarts dead ones, shuts everything down."""
+
+    def __init__(self, cfg: RunConfig, acting_state: dict[str, dict[str, torch.Tensor]]):
+        check_settings(cfg)
+        self.cfg = cfg
+        backend = LocalWorkers if cfg.collect.backend == "local" else RayWorkers
+        self.workers = backend(cfg, acting_state)
+        self.version = 0
+        self.restarts = 0
+        self.deaths: list[dict] = []
+        self._seed_counter = 0
+
+    def _seed(self, worker: int) -> int:
+        # A distinct seed per worker start (a restarted worker does not replay its predecessor).
+        self._seed_counter += 1
+        return self.cfg.seed * 100_003 + 1_000 * worker + self._seed_counter
+
+    def start(self) -> "Collector":
+        for w in range(self.cfg.collect.workers):
+            self.workers.start(w, self._seed(w))
+        return self
+
+    def publish(self, acting_state) -> None:
+        self.version += 1
+        self.workers.publish(acting_state, self.version)
+
+    def drain(self, max_chunks: int = 256, timeout: float = 0.0) -> list[Chunk]:
+        chunks = []
+        first = self.workers.get(timeout=timeout) if timeout else self.workers.get(timeout=0.001)
+        if first is not None:
+            chunks.append(first)
+            while len(chunks) < max_chunks:
+                nxt = self.workers.get(timeout=0.0001)
+                if nxt is None:
+                    break
+                chunks.append(nxt)
+        return chunks
+
+    def check_workers(self) -> list[int]:
+        """Restart dead workers; returns the ids restarted now."""
+        dead = self.workers.dead()
+        for w in dead:
+            self.deaths.append({"worker": w, "time": time.time()})
+            self.restarts += 1
+            self.workers.start(w, self._seed(w))
+        return dead
+
+    def pids(self) -> list[int]:
+        return self.workers.pids()
+
+    def shutdown(self) -> None:
+        try:
+            self.workers.shutdown()
+        except Exception:  # noqa: BLE001 - shutting down must never raise over the real error
+            traceback.print_exc()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.shutdown()
+        return False
