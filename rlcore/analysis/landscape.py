@@ -78,13 +78,11 @@ def frozen_td_targets(agent, replay, max_transitions: int | None = 10_000, seed:
     else:
         generator = torch.Generator().manual_seed(seed)
         index = torch.randperm(n, generator=generator)[:max_transitions].sort().values
-    rng = torch.get_rng_state()
-    torch.manual_seed(seed)  # the policy's sample of a' is part of the frozen targets
-    try:
+    devices = [agent.device] if agent.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):  # the caller's RNG streams are left as they were
+        torch.manual_seed(seed)  # the policy's sample of a' is part of the frozen targets
         parts = [_frozen_target(agent, replay.gather(index[i:i + batch_size].to(replay.device)))
                  for i in range(0, len(index), batch_size)]
-    finally:
-        torch.set_rng_state(rng)
     return TDTargets(*(torch.cat(p) for p in zip(*parts)))
 
 
