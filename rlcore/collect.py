@@ -27,7 +27,9 @@ import torch
 
 from .config import ConfigError, RunConfig
 
-# Transitions a worker sends in one message: one vector step of all its environments.
+# A worker sends its transitions in messages of at least this many (several vector steps), so the
+# learner pays the per-message cost (unpickling, a replay insert, a priority-tree update) rarely.
+MIN_MESSAGE_TRANSITIONS = 256
 
 
 @dataclass
@@ -38,8 +40,14 @@ class Chunk:
     reward: np.ndarray
     next_obs: np.ndarray
     terminated: np.ndarray
-    version: int  # weights version the actions came from (0: random warm-up)
+    version: int  # weights version of the oldest action in the message (0: random warm-up)
     episode_returns: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def concat(chunks: list["Chunk"]) -> "Chunk":
+        cat = lambda name: np.concatenate([getattr(c, name) for c in chunks])
+        return Chunk(chunks[0].worker, cat("obs"), cat("action"), cat("reward"), cat("next_obs"), cat("terminated"),
+                     min(c.version for c in chunks), [r for c in chunks for r in c.episode_returns])
 
 
 # ---- the worker loop (shared by both backends) --------------------------------------------------
@@ -63,15 +71,15 @@ class _Policy:
 
 def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, should_stop) -> None:
     """Step the vector env until told to stop. `pull_weights(version) -> (version, state) or None`."""
-    from .envs import env_dims, make_vector_env, vector_final_obs
+    from .envs import make_vector_env, vector_final_obs
 
     envs = make_vector_env(cfg.env, cfg.collect.envs_per_worker, seed)
-    obs_dim, action_dim = env_dims(envs)
+    obs_dim, action_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
     policy, version = _Policy(cfg, obs_dim, action_dim), 0
     rng = np.random.default_rng(seed)
     obs, _ = envs.reset(seed=seed)
     returns = np.zeros(envs.num_envs)
-    steps = 0
+    steps, pending = 0, []
     while not should_stop():
         if steps % cfg.collect.sync_every == 0:
             pulled = pull_weights(version)
@@ -89,8 +97,11 @@ def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, sho
         returns[done] = 0.0
         # SAME_STEP autoreset: next_obs of a finished env is already the reset one; the true
         # s' is infos["final_obs"]. Truncation is not a terminal.
-        send(Chunk(worker, obs, action, reward.astype(np.float32), vector_final_obs(next_obs, infos, done),
-                   terminated.astype(np.float32), version, finished))
+        pending.append(Chunk(worker, obs, action, reward.astype(np.float32),
+                             vector_final_obs(next_obs, infos, done), terminated.astype(np.float32), version, finished))
+        if len(pending) * envs.num_envs >= MIN_MESSAGE_TRANSITIONS:
+            send(Chunk.concat(pending))
+            pending = []
         obs = next_obs
         steps += 1
     envs.close()
@@ -128,7 +139,7 @@ class LocalWorkers:
                        for name, state in acting_state.items()}
         self.version = self.ctx.Value("q", 0)
         self.lock = self.ctx.Lock()
-        self.queue = self.ctx.Queue(maxsize=64 * cfg.collect.workers)
+        self.queue = self.ctx.Queue(maxsize=4 * cfg.collect.workers)
         self.stop_event = self.ctx.Event()
         self.processes: dict[int, Any] = {}
 
@@ -183,7 +194,7 @@ class RayWorkers:
 
         self.ray, self.cfg = ray, cfg
         self.store = ray.remote(_WeightStore).options(num_cpus=0).remote()
-        self.queue = Queue(maxsize=64 * cfg.collect.workers, actor_options={"num_cpus": 0})
+        self.queue = Queue(maxsize=4 * cfg.collect.workers, actor_options={"num_cpus": 0})
         self.actors: dict[int, Any] = {}
         self.runs: dict[int, Any] = {}
 
@@ -328,7 +339,7 @@ class Collector:
         self.version += 1
         self.workers.publish(acting_state, self.version)
 
-    def drain(self, max_chunks: int = 256, timeout: float = 0.0) -> list[Chunk]:
+    def drain(self, max_chunks: int = 8, timeout: float = 0.0) -> list[Chunk]:
         chunks = []
         first = self.workers.get(timeout=timeout) if timeout else self.workers.get(timeout=0.001)
         if first is not None:

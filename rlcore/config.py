@@ -266,6 +266,9 @@ class CollectConfig:
     envs_per_worker: int = 32
     sync_every: int = 1
     ray_address: str | None = None
+    # Optional cap on environment steps per gradient step (after the warm-up): the learner stops
+    # draining the workers' queue above it and they block. 0: no cap, as in Ape-X.
+    max_env_per_grad: float = 0.0
     replay: str = "uniform"
     priority_alpha: float = 0.6
     priority_beta: float = 0.4  # annealed linearly to 1 over the run
@@ -278,6 +281,7 @@ class CollectConfig:
         _positive_int(f"{prefix}.sync_every", self.sync_every)
         if self.ray_address is not None and not isinstance(self.ray_address, str):
             raise ConfigError(f"{prefix}.ray_address", self.ray_address, "None or an address such as 'auto' or 'host:6379'")
+        _number_in(f"{prefix}.max_env_per_grad", self.max_env_per_grad, 0.0, float("inf"))
         _choice(f"{prefix}.replay", self.replay, REPLAYS)
         _number_in(f"{prefix}.priority_alpha", self.priority_alpha, 0.0, 1.0)
         _number_in(f"{prefix}.priority_beta", self.priority_beta, 0.0, 1.0)

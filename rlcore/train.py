@@ -148,11 +148,15 @@ class Trainer:
             "action_space_rng": self.env.action_space.np_random.bit_generator.state,
             "wall_time_s": self.wall_time_s + (time.time() - self.t_start),
             "srank_set": self.srank_set,
+            "env_steps": getattr(self, "env_steps", step),
         })
 
     # ---- the run --------------------------------------------------------------------------
     def run(self) -> dict:
         cfg, b, store = self.cfg, self.cfg.budget, self.store
+        if cfg.collect.mode == "apex":  # bad worker settings or an unreachable cluster: fail before any work
+            from .collect import check_settings
+            check_settings(cfg)
         store.prepare()
         status = store.status()
         if status and status["state"] in ("finished", "crashed"):
@@ -193,57 +197,23 @@ class Trainer:
         self.metrics = [r for r in self.metrics if r["step"] <= step]
         store.write_status("running", step=step)
 
-        # A resumed run starts a fresh episode; the interrupted partial episode is not replayed.
-        obs, _ = self.env.reset(seed=cfg.seed + step)
-        last_eval = self._log_eval(0) if step == 0 else None
-        episode_return, episode_length = 0.0, 0
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = defaultdict(int)
         bar = tqdm(total=b.total_steps, initial=step, desc=cfg.run_id, disable=not self.progress,
                    mininterval=5.0, file=sys.stderr, ascii=True, dynamic_ncols=False)
-        window_start, window_t = step, time.time()
+        self.last_eval = self._log_eval(0) if step == 0 else None
+        self.step = step
         try:
-            while step < b.total_steps:
-                if step < b.warmup_steps:
-                    action = self.env.action_space.sample()
-                else:
-                    action = self.agent.act(obs, explore=True)
-                    if not np.all(np.isfinite(action)):
-                        raise Diverged(f"non-finite action at step {step}")
-                next_obs, reward, terminated, truncated, _ = self.env.step(action)
-                # Only a true terminal stops bootstrapping; time-limit truncation does not.
-                self.replay.add(obs, action, reward, next_obs, terminated)
-                episode_return += float(reward)
-                episode_length += 1
-                obs = next_obs
-                step += 1
-                if terminated or truncated:
-                    self.metrics += [store.row(step, "train_episode_return", episode_return),
-                                     store.row(step, "train_episode_length", episode_length)]
-                    obs, _ = self.env.reset()
-                    episode_return, episode_length = 0.0, 0
-
-                if step >= b.warmup_steps and len(self.replay) >= cfg.agent.batch_size:
-                    for _ in range(b.updates_per_step):
-                        self._update(step, sums, counts)
-
-                if step % b.log_every == 0 and sums:
-                    now = time.time()
-                    self._flush_metrics(step, sums, counts, (step - window_start) / max(now - window_t, 1e-9))
-                    window_start, window_t = step, now
-                if step % b.eval_every == 0 or step == b.total_steps:
-                    last_eval = self._log_eval(step)
-                    bar.set_postfix_str(f"eval_return={last_eval:.1f}", refresh=False)
-                if step % b.checkpoint_every == 0 and step < b.total_steps:
-                    self._checkpoint(step)
-                    store.write_status("running", step=step)
-                bar.update(1)
+            if cfg.collect.mode == "apex":
+                step = self._apex_loop(step, ckpt, sums, counts, bar)
+            else:
+                step = self._serial_loop(step, sums, counts, bar)
         except Diverged as err:
             # The run is over but the sweep goes on: keep every evaluation made before the divergence.
             store.write_rows("metrics", self.metrics)
             store.write_rows("evaluations", self.evals)
             store.remove_checkpoint()
-            status = {"state": "crashed", "step": step, "reason": str(err),
+            status = {"state": "crashed", "step": self.step, "reason": str(err),
                       "last_good_eval_return": self._last_eval_return()}
             store.write_status(**status)
             return status
@@ -259,10 +229,119 @@ class Trainer:
             frozen_td_targets(self.agent, self.replay, b.td_targets_samples, seed=self.cfg.seed).save(
                 store.path("td_targets.pt"))
         store.write_manifest({**environment_manifest(self.device), "wall_time_s": wall})
-        status = {"state": "finished", "step": step, "final_eval_return": last_eval, "wall_time_s": wall}
+        status = {"state": "finished", "step": step, "final_eval_return": self.last_eval, "wall_time_s": wall}
         store.write_status(**status)
         store.remove_checkpoint()
         return status
+
+    # ---- the two ways experience arrives ---------------------------------------------------
+    def _serial_loop(self, step: int, sums: dict, counts: dict, bar) -> int:
+        """One environment step, then `updates_per_step` updates; `step` counts environment steps."""
+        cfg, b, store = self.cfg, self.cfg.budget, self.store
+        # A resumed run starts a fresh episode; the interrupted partial episode is not replayed.
+        obs, _ = self.env.reset(seed=cfg.seed + step)
+        episode_return, episode_length = 0.0, 0
+        self.window = (step, time.time())
+        while step < b.total_steps:
+            if step < b.warmup_steps:
+                action = self.env.action_space.sample()
+            else:
+                action = self.agent.act(obs, explore=True)
+                if not np.all(np.isfinite(action)):
+                    raise Diverged(f"non-finite action at step {step}")
+            next_obs, reward, terminated, truncated, _ = self.env.step(action)
+            # Only a true terminal stops bootstrapping; time-limit truncation does not.
+            self.replay.add(obs, action, reward, next_obs, terminated)
+            episode_return += float(reward)
+            episode_length += 1
+            obs = next_obs
+            step = self.step = step + 1
+            if terminated or truncated:
+                self.metrics += [store.row(step, "train_episode_return", episode_return),
+                                 store.row(step, "train_episode_length", episode_length)]
+                obs, _ = self.env.reset()
+                episode_return, episode_length = 0.0, 0
+            if step >= b.warmup_steps and len(self.replay) >= cfg.agent.batch_size:
+                for _ in range(b.updates_per_step):
+                    self._update(step, sums, counts)
+            self._periodic(step, sums, counts, bar)
+            bar.update(1)
+        return step
+
+    def _apex_loop(self, step: int, ckpt, sums: dict, counts: dict, bar) -> int:
+        """Ape-X-like: workers collect asynchronously, the learner updates continuously; `step`
+        counts gradient steps (Ota A.1: the x-axis of the curves)."""
+        from .collect import Collector
+
+        cfg, b, store = self.cfg, self.cfg.budget, self.store
+        self.env_steps = ckpt.get("env_steps", 0) if ckpt else 0
+        self.collect_window = {"transitions": 0, "staleness": 0.0, "stale_n": 0, "t": time.time()}
+        self.window = (step, time.time())
+        acting = lambda: {k: m.state_dict() for k, m in self.agent.acting_modules().items()}
+        collector = Collector(cfg, acting())
+        self.collector = collector
+        try:
+            collector.start()
+            warmed_up = len(self.replay) >= max(b.warmup_steps, cfg.agent.batch_size)
+            if warmed_up:
+                collector.publish(acting())
+            cap = cfg.collect.max_env_per_grad
+            while step < b.total_steps:
+                if not (warmed_up and cap and self.env_steps > b.warmup_steps + cap * step):
+                    for chunk in collector.drain(timeout=0.0 if warmed_up else 0.2):
+                        self._receive(chunk, step, collector.version)
+                if collector.check_workers():
+                    self.metrics.append(store.row(step, "collect_worker_restarts", collector.restarts))
+                if not warmed_up:
+                    if len(self.replay) < max(b.warmup_steps, cfg.agent.batch_size):
+                        continue
+                    warmed_up = True
+                self._update(step, sums, counts)
+                step = self.step = step + 1
+                collector.publish(acting())  # the latest weights, pulled by workers every sync_every steps
+                self._periodic(step, sums, counts, bar)
+                bar.update(1)
+        finally:
+            collector.shutdown()
+        return step
+
+    def _receive(self, chunk, step: int, version: int) -> None:
+        self.replay.add(chunk.obs, chunk.action, chunk.reward, chunk.next_obs, chunk.terminated)
+        n = len(chunk.reward)
+        self.env_steps += n
+        w = self.collect_window
+        w["transitions"] += n
+        if chunk.version > 0:
+            w["staleness"] += (version - chunk.version) * n
+            w["stale_n"] += n
+        self.metrics += [self.store.row(step, "train_episode_return", r) for r in chunk.episode_returns]
+
+    def _periodic(self, step: int, sums: dict, counts: dict, bar) -> None:
+        """Logging, evaluation and checkpoints at their intervals of `step`."""
+        b, store = self.cfg.budget, self.store
+        if step % b.log_every == 0 and sums:
+            now = time.time()
+            start, t = self.window
+            self._flush_metrics(step, sums, counts, (step - start) / max(now - t, 1e-9))
+            if self.cfg.collect.mode == "apex":
+                self._flush_collect_metrics(step, now)
+            self.window = (step, now)
+        if step % b.eval_every == 0 or step == b.total_steps:
+            self.last_eval = self._log_eval(step)
+            bar.set_postfix_str(f"eval_return={self.last_eval:.1f}", refresh=False)
+        if step % b.checkpoint_every == 0 and step < b.total_steps:
+            self._checkpoint(step)
+            store.write_status("running", step=step)
+
+    def _flush_collect_metrics(self, step: int, now: float) -> None:
+        w, row = self.collect_window, self.store.row
+        self.metrics += [row(step, "collect_env_steps", self.env_steps), row(step, "collect_grad_steps", step),
+                         row(step, "collect_env_per_grad", self.env_steps / max(step, 1)),
+                         row(step, "collect_transitions_per_s", w["transitions"] / max(now - w["t"], 1e-9)),
+                         row(step, "collect_worker_restarts", self.collector.restarts)]
+        if w["stale_n"]:
+            self.metrics.append(row(step, "collect_weight_staleness", w["staleness"] / w["stale_n"]))
+        self.collect_window = {"transitions": 0, "staleness": 0.0, "stale_n": 0, "t": now}
 
     def _last_eval_return(self) -> float | None:
         rows = [r for r in self.evals if r["metric"] == "eval_return"]
