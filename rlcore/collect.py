@@ -275,27 +275,46 @@ class _RayWorker:
         await loop.run_in_executor(None, _worker_loop, worker, cfg, seed, pull, send, lambda: self.stopped)
 
 
-def _ray_init(address: str | None) -> None:
+def _reachable(address: str, timeout: float = 3.0) -> bool:
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _ray_init(address: str | None) -> bool:
+    """Connect to (or start) Ray; True when this call started a local Ray that we must shut down."""
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     address = address or os.environ.get("RAY_ADDRESS")
+    if address and address != "auto" and not _reachable(address):
+        raise ConfigError("collect.ray_address", address,
+                          "a reachable Ray head ('auto', 'host:port' of a running `ray start --head`, or None "
+                          "for a local Ray); nothing answered at that address within 3 s")
     try:
         if address:
             ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         else:
             ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, ignore_reinit_error=True,
                      log_to_driver=False)
+            return True
     except Exception as err:  # noqa: BLE001 - the error must name the setting, whatever Ray raised
         raise ConfigError("collect.ray_address", address,
                           f"a reachable Ray cluster address ('auto', 'host:port', or None for a local Ray); "
                           f"connecting failed: {type(err).__name__}: {err}") from err
+    return False
 
 
 # ---- the learner's side ------------------------------------------------------------------------
-def check_settings(cfg: RunConfig) -> None:
-    """Reject settings that cannot work before any process starts."""
+def check_settings(cfg: RunConfig) -> bool:
+    """Reject settings that cannot work before any process starts (connects to Ray for backend="ray").
+    Returns True when it started a local Ray."""
     c = cfg.collect
     if c.backend == "local":
         cpus = os.cpu_count() or 1
@@ -303,20 +322,21 @@ def check_settings(cfg: RunConfig) -> None:
             raise ConfigError("collect.workers", c.workers,
                               f"at most the {cpus} CPUs of this machine for backend='local' (use backend='ray' "
                               "with a cluster for more)")
+        return False
     else:
         try:
             import ray  # noqa: F401
         except ImportError as err:
             raise ConfigError("collect.backend", "ray", "'local', or install the ray extra "
                               "(pip install -e '.[ray]')") from err
-        _ray_init(c.ray_address)
+        return _ray_init(c.ray_address)
 
 
 class Collector:
     """Starts the workers, hands out their transitions, restarts dead ones, shuts everything down."""
 
     def __init__(self, cfg: RunConfig, acting_state: dict[str, dict[str, torch.Tensor]]):
-        check_settings(cfg)
+        self.owns_ray = check_settings(cfg)
         self.cfg = cfg
         backend = LocalWorkers if cfg.collect.backend == "local" else RayWorkers
         self.workers = backend(cfg, acting_state)
@@ -368,6 +388,10 @@ class Collector:
             self.workers.shutdown()
         except Exception:  # noqa: BLE001 - shutting down must never raise over the real error
             traceback.print_exc()
+        if self.owns_ray:  # a local Ray this run started: stop it, so no process outlives the run
+            import ray
+
+            ray.shutdown()
 
     def __enter__(self):
         return self.start()

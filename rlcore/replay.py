@@ -36,7 +36,8 @@ class ReplayBuffer:
 
     def add(self, obs, action, reward, next_obs, terminated) -> None:
         """Add one transition, or a batch of them (leading dimension = number of transitions)."""
-        obs = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device).reshape(-1, self.obs.shape[1])
+        # np.array copies: arrays from other processes (e.g. Ray's zero-copy buffers) may be read-only.
+        obs = torch.as_tensor(np.array(obs, dtype=np.float32), device=self.device).reshape(-1, self.obs.shape[1])
         n = obs.shape[0]
         idx = (self.ptr + torch.arange(n)) % self.capacity
         self.obs[idx] = obs
