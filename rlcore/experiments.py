@@ -5,11 +5,12 @@ Each function returns a `Sweep`: the run configs plus what a figure needs to say
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import profiles
-from .config import AgentConfig, ConfigError, EnvConfig, NetConfig, OFENetConfig, RunConfig
+from .config import AgentConfig, CollectConfig, ConfigError, EnvConfig, NetConfig, OFENetConfig, RunConfig
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,43 @@ def ota_ofenet_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
                  description="SAC (ours, DenseNet 2 layers, Swish) x OFENet units (0: no OFENet)")
 
 
+# Fig 8 (SAC units x OFENet units with Ape-X-like collection) and Fig 12 (with / without Ape-X at
+# S/M/L). Paper: N_core = 2 cores x N_env = 32 environments (A.1), no cap on environment steps per
+# gradient step, prioritized replay as in Ape-X (`collect.replay` switches it). On a 2-core machine
+# the workers would starve the learner, so smoke and quick cap
+# the ratio (`collect.max_env_per_grad`) and use fewer environments.
+APEX = {
+    "paper": dict(workers=2, envs_per_worker=32, max_env_per_grad=0.0),
+    "quick": dict(workers=2, envs_per_worker=8, max_env_per_grad=4.0),
+    "smoke": dict(workers=2, envs_per_worker=2, max_env_per_grad=4.0),
+}
+
+
+def apex_collect(profile: str, **overrides: Any) -> CollectConfig:
+    return CollectConfig(**{"mode": "apex", "replay": "prioritized", **APEX[profile], **overrides})
+
+
+def ota_apex_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
+                  sac_units: Sequence[int] | None = None, ofenet_units: Sequence[int] | None = None,
+                  seeds: Sequence[int] | None = None, total_steps: int | None = None, apex: bool = True,
+                  backend: str = "local", **budget_overrides: Any) -> Sweep:
+    """Fig 8's grid (Fig 7's agents with Ape-X-like collection); `apex=False` gives Fig 7's runs.
+    With Ape-X, budget.total_steps counts gradient steps. `smoke` runs one SAC size with and without
+    OFENet (worker processes take seconds to start)."""
+    if profile == "smoke" and sac_units is None and ofenet_units is None:
+        sac_units, ofenet_units = (16,), (0, 16)
+    sweep = ota_ofenet_grid(profile, env=env, sac_units=sac_units, ofenet_units=ofenet_units, seeds=seeds,
+                            total_steps=total_steps, **budget_overrides)
+    if not apex:
+        return sweep
+    collect = apex_collect(profile, backend=backend)
+    configs = tuple(dataclasses.replace(c, collect=collect) for c in sweep.configs)
+    return Sweep(name="ota2021_fig08_apex_grid", profile=profile, configs=configs,
+                 axes={**sweep.axes, "collect": (collect.workers, collect.envs_per_worker)},
+                 description=f"{sweep.description}, Ape-X-like collection "
+                             f"({collect.workers} cores x {collect.envs_per_worker} envs)")
+
+
 def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
     if env is None:
         env = OTA_ANT
@@ -322,7 +360,7 @@ def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
 
 EXPERIMENTS = {"ota_size_sweep": ota_size_sweep, "ota_activation_sweep": ota_activation_sweep,
                "ota_fig14_runs": ota_fig14_runs, "ota_connectivity_sweep": ota_connectivity_sweep,
-               "ota_ofenet_grid": ota_ofenet_grid}
+               "ota_ofenet_grid": ota_ofenet_grid, "ota_apex_grid": ota_apex_grid}
 
 
 def get_experiment(name: str):

@@ -154,3 +154,50 @@ def loss_surface(landscape, title: str, log_scale: bool = True) -> plt.Figure:
     ax2.set_zlabel(label)
     note_panel(fig.add_subplot(1, 3, 3), [n for n in notes if n])
     return fig
+
+
+def apex_schematic(n_core: int, n_env: int, sync_every: int = 1, replay: str = "prioritized",
+                   max_envs_drawn: int = 4) -> plt.Figure:
+    """Ota Fig 11, drawn from the configuration: N_core worker processes of N_env environments each
+    send transitions to a shared replay; one learner samples it and publishes its latest weights."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(8.5, 1.6 + 1.3 * min(n_core, 4)))
+    ax.set_xlim(0, 10)
+    rows = min(n_core, 4)
+    ax.set_ylim(0, 1.3 * rows + 0.6)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, color):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", fc=color, ec="0.3", lw=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8)
+
+    def arrow(a, b, text="", curve=0.0):
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=12, color="0.3",
+                                     connectionstyle=f"arc3,rad={curve}"))
+        if text:
+            ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.12, text, ha="center", fontsize=7, color="0.25")
+
+    mid = (1.3 * rows + 0.6) / 2
+    box(5.0, mid - 0.45, 1.8, 0.9, f"shared replay\n({replay})", "#d9ead3")
+    box(7.8, mid - 0.45, 1.8, 0.9, "learner\n(gradient steps)", "#cfe2f3")
+    arrow((6.85, mid), (7.75, mid), "sample")
+    for i in range(rows):
+        y = 0.4 + 1.3 * (rows - 1 - i)
+        label = f"core {i + 1}" if i < rows - 1 or n_core <= 4 else f"core {n_core}"
+        box(0.2, y, 3.8, 0.9, "", "#fff2cc")
+        ax.text(0.35, y + 0.75, f"{label}: {n_env} envs, one vector env", fontsize=7, va="center")
+        if n_env <= max_envs_drawn:
+            slots = [(j, f"env {j + 1}") for j in range(n_env)]
+        else:  # the first few, an ellipsis, the last
+            slots = [(j, f"env {j + 1}") for j in range(max_envs_drawn - 1)] + [(max_envs_drawn, f"env {n_env}")]
+            ax.text(0.4 + (max_envs_drawn - 1) * 0.7 + 0.12, y + 0.28, "...", fontsize=9)
+        for j, text in slots:
+            box(0.4 + j * 0.7, y + 0.12, 0.55, 0.4, text, "white")
+        arrow((4.05, y + 0.45), (4.95, mid), "transitions" if i == 0 else "")
+        arrow((8.7, mid + 0.5), (2.1, y + 0.95), "latest weights" if i == 0 else "", curve=0.25 if i == 0 else 0.15)
+    if n_core > 4:
+        ax.text(2.1, 0.4 + 1.3 * (rows - 1) - 0.2, f"... {n_core} cores in all", fontsize=7, ha="center")
+    ax.set_title(f"Fig 11: asynchronous training, N_core = {n_core} x N_env = {n_env} "
+                 f"(weights pulled every {sync_every} vector step{'s' if sync_every != 1 else ''})", fontsize=9)
+    return fig
