@@ -71,7 +71,11 @@ class _Policy:
 
 def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, should_stop) -> None:
     """Step the vector env until told to stop. `pull_weights(version) -> (version, state) or None`."""
+    import warnings
+
     from .envs import make_vector_env, vector_final_obs
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # e.g. "Ant-v4 is out of date", per worker
 
     envs = make_vector_env(cfg.env, cfg.collect.envs_per_worker, seed)
     obs_dim, action_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
