@@ -51,7 +51,7 @@ def collector_rate(env_cfg: EnvConfig, backend: str, cores: int, envs: int, seco
     collector = Collector(cfg, state)
     try:
         collector.start()
-        collector.publish(state)  # version 1: workers act with the policy, not at random
+        collector.publish(state, 1)  # version 1: workers act with the policy, not at random
         # Wait for the first message from every worker (start-up: spawn, imports, env creation).
         seen = set()
         while len(seen) < cores and time.perf_counter() - t_start < 120:

@@ -4,8 +4,11 @@ N_core worker processes each step N_env environments (one gymnasium vector env, 
 autoreset) with the latest policy weights and stream transitions to the learner, which adds them to
 its replay and updates continuously. Weights travel the other way: the learner publishes the
 acting networks' state (policy, plus OFENet when the policy reads its features) with a version
-number; a worker pulls them every `sync_every` vector steps when the version changed. Until the
-learner publishes version 1 (after the random warm-up), workers act uniformly at random.
+number (the learner's gradient step); a worker pulls them every `sync_every` vector steps when
+the version changed. The learner copies its weights out only once a worker has taken the previous
+copy: a copy nobody reads would cost a device-to-host transfer per gradient step (86 MB for the
+paper's agent) and buy nothing. Until the first publication (after the random warm-up), workers
+act uniformly at random.
 
 Backends: "local" uses `torch.multiprocessing` (spawn) with shared-memory weight tensors and a
 queue; "ray" runs the same worker loop as Ray actors, with a small Ray actor holding the weights and
@@ -15,6 +18,8 @@ a Ray queue for transitions. The learner side (`Collector`) is the same for both
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
 import queue as queue_lib
 import time
@@ -30,6 +35,9 @@ from .config import ConfigError, RunConfig
 # A worker sends its transitions in messages of at least this many (several vector steps), so the
 # learner pays the per-message cost (unpickling, a replay insert, a priority-tree update) rarely.
 MIN_MESSAGE_TRANSITIONS = 256
+UNLIMITED = 2 ** 62
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,8 +77,11 @@ class _Policy:
         return self.agent.act_batch(obs, explore=True)
 
 
-def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, should_stop) -> None:
-    """Step the vector env until told to stop. `pull_weights(version) -> (version, state) or None`."""
+def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, should_stop, acquire) -> None:
+    """Step the vector env until told to stop. `pull_weights(version) -> (version, state) or None`;
+    `acquire(n) -> bool` asks for permission to collect the next message of n transitions (the
+    learner's cap on environment steps per gradient step; granted while fewer than the allowed
+    number were granted in all); the worker waits until it is granted."""
     import warnings
 
     from .envs import make_vector_env, vector_final_obs
@@ -83,8 +94,16 @@ def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, sho
     rng = np.random.default_rng(seed)
     obs, _ = envs.reset(seed=seed)
     returns = np.zeros(envs.num_envs)
+    message_steps = -(-MIN_MESSAGE_TRANSITIONS // envs.num_envs)  # vector steps per message
     steps, pending = 0, []
     while not should_stop():
+        if not pending:
+            # Throttle at the source: a message waits here, before it is collected, rather than in
+            # the queue after it, so its actions come from the newest weights (low staleness).
+            if not acquire(message_steps * envs.num_envs):
+                time.sleep(0.002)
+                continue
+            steps = 0  # pull the newest weights as the message starts
         if steps % cfg.collect.sync_every == 0:
             pulled = pull_weights(version)
             if pulled is not None:
@@ -103,7 +122,7 @@ def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, sho
         # s' is infos["final_obs"]. Truncation is not a terminal.
         pending.append(Chunk(worker, obs, action, reward.astype(np.float32),
                              vector_final_obs(next_obs, infos, done), terminated.astype(np.float32), version, finished))
-        if len(pending) * envs.num_envs >= MIN_MESSAGE_TRANSITIONS:
+        if len(pending) == message_steps:
             send(Chunk.concat(pending))
             pending = []
         obs = next_obs
@@ -112,16 +131,30 @@ def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, sho
 
 
 # ---- local backend ----------------------------------------------------------------------------
-def _local_worker(worker, cfg, seed, shared, version, lock, out_queue, stop_event):
+def _local_worker(worker, cfg, seed, shared, version, taken, allowed, produced, lock, out_queue, stop_event):
+    parent = multiprocessing.parent_process()
+
+    def should_stop():
+        # A learner killed hard (SIGKILL, out of memory) cannot set the event: stop with it.
+        return stop_event.is_set() or (parent is not None and not parent.is_alive())
+
     def pull(current):
         if version.value == current:
             return None
         with lock:
             state = {name: {k: t.clone() for k, t in tensors.items()} for name, tensors in shared.items()}
+            taken.value = version.value
             return version.value, state
 
+    def acquire(n):
+        with produced.get_lock():
+            if produced.value >= allowed.value:  # (a grant may overshoot by less than a message)
+                return False
+            produced.value += n
+            return True
+
     def send(chunk):
-        while not stop_event.is_set():
+        while not should_stop():
             try:
                 out_queue.put(chunk, timeout=0.5)
                 return
@@ -129,7 +162,7 @@ def _local_worker(worker, cfg, seed, shared, version, lock, out_queue, stop_even
                 continue
 
     try:
-        _worker_loop(worker, cfg, seed, pull, send, stop_event.is_set)
+        _worker_loop(worker, cfg, seed, pull, send, should_stop, acquire)
     except KeyboardInterrupt:
         pass
 
@@ -142,6 +175,9 @@ class LocalWorkers:
         self.shared = {name: {k: t.detach().cpu().clone().share_memory_() for k, t in state.items()}
                        for name, state in acting_state.items()}
         self.version = self.ctx.Value("q", 0)
+        self.taken_version = self.ctx.Value("q", 0)  # the latest version a worker has copied
+        # Transitions the workers may collect in all / have been granted (see Collector.allow).
+        self.allowed, self.produced = self.ctx.Value("q", UNLIMITED), self.ctx.Value("q", 0)
         self.lock = self.ctx.Lock()
         self.queue = self.ctx.Queue(maxsize=4 * cfg.collect.workers)
         self.stop_event = self.ctx.Event()
@@ -149,8 +185,8 @@ class LocalWorkers:
 
     def start(self, worker: int, seed: int) -> None:
         p = self.ctx.Process(target=_local_worker, daemon=True, name=f"rlcore-worker-{worker}",
-                             args=(worker, self.cfg, seed, self.shared, self.version, self.lock, self.queue,
-                                   self.stop_event))
+                             args=(worker, self.cfg, seed, self.shared, self.version, self.taken_version,
+                                   self.allowed, self.produced, self.lock, self.queue, self.stop_event))
         p.start()
         self.processes[worker] = p
 
@@ -161,14 +197,20 @@ class LocalWorkers:
                     self.shared[name][k].copy_(t)
             self.version.value = version
 
+    def taken(self, version: int) -> bool:
+        return self.taken_version.value >= version
+
+    def allow(self, transitions: int) -> None:
+        self.allowed.value = transitions
+
     def get(self, timeout: float) -> Chunk | None:
         try:
             return self.queue.get(timeout=timeout)
         except queue_lib.Empty:
             return None
 
-    def dead(self) -> list[int]:
-        return [w for w, p in self.processes.items() if not p.is_alive()]
+    def dead(self) -> dict[int, str]:
+        return {w: f"exit code {p.exitcode}" for w, p in self.processes.items() if not p.is_alive()}
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes.values() if p.pid is not None]
@@ -201,6 +243,8 @@ class RayWorkers:
         self.queue = Queue(maxsize=4 * cfg.collect.workers, actor_options={"num_cpus": 0})
         self.actors: dict[int, Any] = {}
         self.runs: dict[int, Any] = {}
+        self._taken_ref = None
+        self._allowed = None
 
     def start(self, worker: int, seed: int) -> None:
         actor = self.ray.remote(_RayWorker).options(num_cpus=1, max_restarts=0).remote()
@@ -211,6 +255,23 @@ class RayWorkers:
         cpu = {name: {k: t.detach().cpu() for k, t in tensors.items()} for name, tensors in state.items()}
         self.ray.get(self.store.set.remote(version, cpu))
 
+    def allow(self, transitions: int) -> None:
+        # Fire and forget (a Ray actor runs one caller's calls in order); only when the grant grew
+        # by a message or more, so the learner does not submit a call per gradient step.
+        if self._allowed is None or not 0 <= transitions - self._allowed < MIN_MESSAGE_TRANSITIONS // 4:
+            self._allowed = transitions
+            self.store.allow.remote(transitions)
+
+    def taken(self, version: int) -> bool:
+        # Asked without blocking the learner: the answer to the previous question, if it has come.
+        if self._taken_ref is None:
+            self._taken_ref = self.store.taken.remote()
+        ready, _ = self.ray.wait([self._taken_ref], timeout=0)
+        if not ready:
+            return False
+        taken, self._taken_ref = self.ray.get(self._taken_ref), None
+        return taken >= version
+
     def get(self, timeout: float) -> Chunk | None:
         try:
             return self.queue.get(timeout=timeout)
@@ -219,16 +280,26 @@ class RayWorkers:
         except Exception:  # ray.util.queue.Empty subclasses queue.Empty in recent Ray; be safe
             return None
 
-    def dead(self) -> list[int]:
-        dead = []
+    def dead(self) -> dict[int, str]:
+        dead = {}
         for worker, ref in self.runs.items():
             ready, _ = self.ray.wait([ref], timeout=0)
             if ready:  # the run loop only returns when it was stopped or crashed
-                dead.append(worker)
+                try:
+                    self.ray.get(ref)
+                    dead[worker] = "returned"
+                except Exception as err:  # noqa: BLE001 - whatever killed the actor is the reason
+                    dead[worker] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         return dead
 
     def pids(self) -> list[int]:
-        return []
+        pids = []
+        for actor in self.actors.values():
+            try:
+                pids.append(self.ray.get(actor.pid.remote(), timeout=5))
+            except Exception:  # noqa: BLE001 - a dead actor has no process to report
+                pass
+        return pids
 
     def shutdown(self) -> None:
         for actor in self.actors.values():
@@ -244,13 +315,29 @@ class RayWorkers:
 
 class _WeightStore:
     def __init__(self):
-        self.version, self.state = 0, None
+        self.version, self.state, self.taken_version = 0, None, 0
+        self.allowed, self.produced = UNLIMITED, 0
+
+    def allow(self, transitions):
+        self.allowed = transitions
+
+    def acquire(self, n):
+        if self.produced >= self.allowed:
+            return False
+        self.produced += n
+        return True
 
     def set(self, version, state):
         self.version, self.state = version, state
 
     def get(self, current):
-        return None if self.version == current else (self.version, self.state)
+        if self.version == current:
+            return None
+        self.taken_version = self.version
+        return self.version, self.state
+
+    def taken(self):
+        return self.taken_version
 
 
 class _RayWorker:
@@ -275,8 +362,11 @@ class _RayWorker:
         def send(chunk):
             out_queue.put(chunk)
 
+        def acquire(n):
+            return ray.get(store.acquire.remote(n))
+
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, _worker_loop, worker, cfg, seed, pull, send, lambda: self.stopped)
+        await loop.run_in_executor(None, _worker_loop, worker, cfg, seed, pull, send, lambda: self.stopped, acquire)
 
 
 def _reachable(address: str, timeout: float = 3.0) -> bool:
@@ -290,6 +380,10 @@ def _reachable(address: str, timeout: float = 3.0) -> bool:
         return False
 
 
+_UNREACHABLE = ("a reachable Ray head ('auto', 'host:port' of a running `ray start --head`, or None for a "
+                "local Ray); nothing answered at that address within 3 s")
+
+
 def _ray_init(address: str | None) -> bool:
     """Connect to (or start) Ray; True when this call started a local Ray that we must shut down."""
     import ray
@@ -298,9 +392,7 @@ def _ray_init(address: str | None) -> bool:
         return False
     address = address or os.environ.get("RAY_ADDRESS")
     if address and address != "auto" and not _reachable(address):
-        raise ConfigError("collect.ray_address", address,
-                          "a reachable Ray head ('auto', 'host:port' of a running `ray start --head`, or None "
-                          "for a local Ray); nothing answered at that address within 3 s")
+        raise ConfigError("collect.ray_address", address, _UNREACHABLE)
     try:
         if address:
             ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
@@ -316,11 +408,12 @@ def _ray_init(address: str | None) -> bool:
 
 
 # ---- the learner's side ------------------------------------------------------------------------
-def check_settings(cfg: RunConfig) -> bool:
-    """Reject settings that cannot work before any process starts (connects to Ray for backend="ray").
-    Returns True when it started a local Ray."""
+def check_settings(cfg: RunConfig, connect: bool = True) -> bool:
+    """Reject settings that cannot work before any process starts. With `connect`, also connect to
+    (or start) Ray for the Ray backend; without, only check that the address answers.
+    Returns True when it started a local Ray (which the caller must shut down)."""
     c = cfg.collect
-    if c.backend == "local":
+    if c.effective_backend == "local":
         cpus = os.cpu_count() or 1
         if c.workers > cpus:
             raise ConfigError("collect.workers", c.workers,
@@ -333,6 +426,13 @@ def check_settings(cfg: RunConfig) -> bool:
         except ImportError as err:
             raise ConfigError("collect.backend", "ray", "'local', or install the ray extra "
                               "(pip install -e '.[ray]')") from err
+        if not connect:
+            import ray
+
+            address = c.ray_address or os.environ.get("RAY_ADDRESS")
+            if not ray.is_initialized() and address and address != "auto" and not _reachable(address):
+                raise ConfigError("collect.ray_address", address, _UNREACHABLE)
+            return False
         return _ray_init(c.ray_address)
 
 
@@ -342,7 +442,7 @@ class Collector:
     def __init__(self, cfg: RunConfig, acting_state: dict[str, dict[str, torch.Tensor]]):
         self.owns_ray = check_settings(cfg)
         self.cfg = cfg
-        backend = LocalWorkers if cfg.collect.backend == "local" else RayWorkers
+        backend = LocalWorkers if cfg.collect.effective_backend == "local" else RayWorkers
         self.workers = backend(cfg, acting_state)
         self.version = 0
         self.restarts = 0
@@ -359,9 +459,20 @@ class Collector:
             self.workers.start(w, self._seed(w))
         return self
 
-    def publish(self, acting_state) -> None:
-        self.version += 1
-        self.workers.publish(acting_state, self.version)
+    def publish(self, acting_state, version: int) -> bool:
+        """Offer the learner's acting weights as of gradient step `version` (> 0). They are copied
+        out only if a worker has taken the previous copy (or none was made yet); True if copied.
+        `acting_state` may be a callable returning the state, so a skipped offer costs nothing."""
+        if self.version and not self.workers.taken(self.version):
+            return False
+        self.workers.publish(acting_state() if callable(acting_state) else acting_state, version)
+        self.version = version
+        return True
+
+    def allow(self, transitions: int) -> None:
+        """Let the workers collect `transitions` in all (since start) before they wait; the cap on
+        environment steps per gradient step (collect.max_env_per_grad) sets it every step."""
+        self.workers.allow(int(transitions))
 
     def drain(self, max_chunks: int = 8, timeout: float = 0.0) -> list[Chunk]:
         chunks = []
@@ -378,11 +489,12 @@ class Collector:
     def check_workers(self) -> list[int]:
         """Restart dead workers; returns the ids restarted now."""
         dead = self.workers.dead()
-        for w in dead:
-            self.deaths.append({"worker": w, "time": time.time()})
+        for w, reason in dead.items():
+            log.warning("collector: worker %d died (%s); restarting it", w, reason)
+            self.deaths.append({"worker": w, "time": time.time(), "reason": reason})
             self.restarts += 1
             self.workers.start(w, self._seed(w))
-        return dead
+        return list(dead)
 
     def pids(self) -> list[int]:
         return self.workers.pids()

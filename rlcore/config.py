@@ -257,7 +257,8 @@ class CollectConfig:
     a learner that updates continuously; budget.total_steps then counts gradient steps, and
     budget.warmup_steps the random transitions collected before the first update. Paper: 2 x 32.
     `backend="ray"` runs the same workers as Ray actors (`ray_address`, or $RAY_ADDRESS, or a local
-    Ray). `replay="prioritized"` is Schaul et al.'s proportional replay as in Ape-X.
+    Ray); setting `ray_address` alone selects the Ray backend too. `replay="prioritized"` is Schaul
+    et al.'s proportional replay as in Ape-X.
     """
 
     mode: str = "serial"
@@ -272,6 +273,11 @@ class CollectConfig:
     replay: str = "uniform"
     priority_alpha: float = 0.6
     priority_beta: float = 0.4  # annealed linearly to 1 over the run
+
+    @property
+    def effective_backend(self) -> str:
+        """"ray" when asked for by name or by a configured cluster address, else "local"."""
+        return "ray" if self.backend == "ray" or self.ray_address else "local"
 
     def validate(self, prefix: str = "collect") -> None:
         _choice(f"{prefix}.mode", self.mode, COLLECT_MODES)

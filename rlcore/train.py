@@ -156,7 +156,7 @@ class Trainer:
         cfg, b, store = self.cfg, self.cfg.budget, self.store
         if cfg.collect.mode == "apex":  # bad worker settings or an unreachable cluster: fail before any work
             from .collect import check_settings
-            check_settings(cfg)
+            check_settings(cfg, connect=False)  # the Collector connects (and owns a Ray it starts)
         store.prepare()
         status = store.status()
         if status and status["state"] in ("finished", "crashed"):
@@ -284,12 +284,13 @@ class Trainer:
             collector.start()
             warmed_up = len(self.replay) >= max(b.warmup_steps, cfg.agent.batch_size)
             if warmed_up:
-                collector.publish(acting())
-            cap = cfg.collect.max_env_per_grad
+                collector.publish(acting, step)
+            cap, start_env_steps = cfg.collect.max_env_per_grad, self.env_steps
             while step < b.total_steps:
-                if not (warmed_up and cap and self.env_steps > b.warmup_steps + cap * step):
-                    for chunk in collector.drain(timeout=0.0 if warmed_up else 0.2):
-                        self._receive(chunk, step, collector.version)
+                if cap:  # workers wait before collecting beyond warm-up + cap x gradient steps
+                    collector.allow(max(b.warmup_steps, cfg.agent.batch_size) + cap * step - start_env_steps)
+                for chunk in collector.drain(timeout=0.0 if warmed_up else 0.2):
+                    self._receive(chunk, step)
                 if collector.check_workers():
                     self.metrics.append(store.row(step, "collect_worker_restarts", collector.restarts))
                 if not warmed_up:
@@ -298,21 +299,21 @@ class Trainer:
                     warmed_up = True
                 self._update(step, sums, counts)
                 step = self.step = step + 1
-                collector.publish(acting())  # the latest weights, pulled by workers every sync_every steps
+                collector.publish(acting, step)  # copied out once workers took the previous copy
                 self._periodic(step, sums, counts, bar)
                 bar.update(1)
         finally:
             collector.shutdown()
         return step
 
-    def _receive(self, chunk, step: int, version: int) -> None:
+    def _receive(self, chunk, step: int) -> None:
         self.replay.add(chunk.obs, chunk.action, chunk.reward, chunk.next_obs, chunk.terminated)
         n = len(chunk.reward)
         self.env_steps += n
         w = self.collect_window
         w["transitions"] += n
         if chunk.version > 0:
-            w["staleness"] += (version - chunk.version) * n
+            w["staleness"] += (step - chunk.version) * n  # gradient steps behind the learner
             w["stale_n"] += n
         self.metrics += [self.store.row(step, "train_episode_return", r) for r in chunk.episode_returns]
 
