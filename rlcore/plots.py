@@ -156,6 +156,25 @@ def loss_surface(landscape, title: str, log_scale: bool = True) -> plt.Figure:
     return fig
 
 
+def loss_lines(landscapes: dict, title: str, log_scale: bool = True) -> plt.Figure:
+    """1-D landscapes (`analysis.Landscape`, dims=1) of several networks on one axis, label -> landscape
+    (Li et al. 2018's comparison of flat and sharp minima), with J_Q at each network's trained weights."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for label, landscape in landscapes.items():
+        losses = np.asarray(landscape.losses)
+        if losses.ndim != 1:
+            raise ValueError(f"landscapes[{label!r}] is {losses.ndim}-D: loss_lines draws 1-D landscapes (dims=1)")
+        ax.plot(landscape.axis, np.log10(np.maximum(losses, 1e-12)) if log_scale else losses,
+                label=f"{label}: J_Q(0) = {landscape.center_loss:.3g}")
+    ax.set_xlabel("alpha (filter-normalized direction)")
+    ax.set_ylabel("log10 J_Q" if log_scale else "J_Q")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return fig
+
+
 def apex_schematic(n_core: int, n_env: int, sync_every: int = 1, replay: str = "prioritized",
                    max_envs_drawn: int = 4) -> plt.Figure:
     """Ota Fig 11, drawn from the configuration: N_core worker processes of N_env environments each
