@@ -126,7 +126,7 @@ class OFENetConfig:
     `target_dims` dimensions (None: the OFENet code's per-task table, `nets.ofenet.TARGET_DIMS`)
     with its own Adam, after `pretrain_steps` OFENet-only updates following the random warm-up.
     Defaults are Ota et al. 2021 (8 x 256 = 2048 units, target network tau 0.005);
-    `experiments.OFENET_2020` gives the 2020 setting (240 units in 6 or 8 layers).
+    `experiments.ofenet_2020(env_id)` gives the 2020 setting (240 units in 6 or 8 layers per task).
     """
 
     enabled: bool = False

@@ -326,3 +326,15 @@ def test_tiny_trainer_run_with_ofenet(tmp_path, tiny_config):
     assert sorted(by_name["train_ofenet_loss"]["step"]) == [100, 150, 200, 250]
     assert np.isfinite(by_name["train_ofenet_loss"]["value"]).all()
     assert "train_critic_loss" in by_name
+
+
+@pytest.mark.parametrize("env_id, layers", [("Hopper-v4", 6), ("Walker2d-v4", 6), ("HalfCheetah-v4", 8),
+                                            ("Humanoid-v4", 8), ("Ant-v4", 6)])
+def test_ofenet_2020_preset_is_240_units_in_the_tasks_layers(env_id, layers):
+    from rlcore.experiments import ofenet_2020
+
+    cfg = ofenet_2020(env_id)
+    assert (cfg.enabled, cfg.total_units, cfg.layers, cfg.target_network) == (True, 240, layers, False)
+    net = OFENet(cfg, 11, 3, target_dims=11)
+    blocks = [m for m in net.state_stack if type(m).__name__ == "DenseBlock"]
+    assert [b.linear.out_features for b in blocks] == [240 // layers] * layers
