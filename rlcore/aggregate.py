@@ -19,6 +19,17 @@ def curves(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return") 
     return out
 
 
+def serial_in_gradient_steps(frame: pd.DataFrame, warmup_steps: int, updates_per_step: int = 1) -> pd.DataFrame:
+    """A serial run's rows with `step` in gradient steps, to share an axis with Ape-X runs (Ota A.1).
+
+    A serial run logs environment steps and updates `updates_per_step` times per step once the
+    random warm-up is over, so gradient steps = (step - warmup_steps) x updates_per_step.
+    Evaluations inside the warm-up other than the first are dropped (they would pile up at 0)."""
+    out = frame[(frame["step"] == 0) | (frame["step"] >= warmup_steps)].copy()
+    out["step"] = ((out["step"] - warmup_steps).clip(lower=0) * updates_per_step).astype(out["step"].dtype)
+    return out
+
+
 def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return",
                        mode: str = "mean_of_max") -> pd.DataFrame:
     """The papers' "maximum average return" per group (Ota Fig 4, Fig 7, Table 1).

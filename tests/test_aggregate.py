@@ -1,0 +1,37 @@
+"""Aggregation of evaluations: the papers' maximum average return and the gradient-step axis."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rlcore import aggregate
+from rlcore.config import ConfigError
+
+
+def evals(rows):
+    return pd.DataFrame([{"run": f"r{seed}", "seed": seed, "group": g, "step": step, "metric": "eval_return",
+                          "value": v} for g, seed, step, v in rows])
+
+
+def test_max_average_return_mean_of_max_and_max_of_mean_differ_as_defined():
+    # seed 0 peaks at step 1, seed 1 at step 2: mean of the maxima (10 + 8) / 2 = 9; the mean curve is 5 at both steps
+    frame = evals([("a", 0, 1, 10.0), ("a", 0, 2, 2.0), ("a", 1, 1, 0.0), ("a", 1, 2, 8.0)])
+    mom = aggregate.max_average_return(frame, by=["group"])
+    assert mom.loc[0, "mean"] == pytest.approx(9.0) and mom.loc[0, "n"] == 2
+    mam = aggregate.max_average_return(frame, by=["group"], mode="max_of_mean")
+    assert mam.loc[0, "mean"] == pytest.approx(5.0)
+
+
+def test_max_average_return_rejects_unknown_mode():
+    with pytest.raises(ConfigError, match="mode"):
+        aggregate.max_average_return(evals([("a", 0, 1, 1.0)]), by=["group"], mode="median")
+
+
+def test_serial_runs_move_onto_the_gradient_step_axis():
+    frame = evals([("a", 0, 0, -5.0), ("a", 0, 500, -4.0), ("a", 0, 1000, -3.0), ("a", 0, 3000, 7.0)])
+    out = aggregate.serial_in_gradient_steps(frame, warmup_steps=1000, updates_per_step=2)
+    # the evaluation inside the warm-up (step 500) is dropped; the rest shift by the warm-up, times 2
+    assert out["step"].tolist() == [0, 0, 4000]
+    assert out["value"].tolist() == [-5.0, -3.0, 7.0]
+    assert frame["step"].tolist() == [0, 500, 1000, 3000]  # the input is not modified
