@@ -139,7 +139,12 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             raise ValueError(f"alpha={alpha!r} is invalid: expected a number in [0, 1]")
         self.alpha, self.beta, self.eps = alpha, beta, eps
         self.tree = SumTree(self.capacity, self.device)
-        self.max_priority = 1.0
+        # Kept on the device, so that neither adding nor updating priorities waits for it.
+        self._max_priority = torch.ones((), dtype=torch.float64, device=self.device)
+
+    @property
+    def max_priority(self) -> float:
+        return float(self._max_priority)
 
     def set_beta(self, beta: float) -> None:
         self.beta = float(min(1.0, max(0.0, beta)))
@@ -149,7 +154,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         super().add(obs, action, reward, next_obs, terminated)
         n = int(np.asarray(obs, dtype=np.float32).reshape(-1, self.obs.shape[1]).shape[0])
         idx = (start + torch.arange(n, device=self.device)) % self.capacity
-        self.tree.update(idx, torch.full((n,), self.max_priority ** self.alpha, dtype=torch.float64))
+        self.tree.update(idx, self._max_priority.pow(self.alpha).expand(n))
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> PrioritizedBatch:
         if self.size == 0:
@@ -166,7 +171,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     def update_priorities(self, indices: torch.Tensor, td_errors: torch.Tensor) -> None:
         priority = td_errors.detach().abs().to(torch.float64).reshape(-1) + self.eps
-        self.max_priority = max(self.max_priority, float(priority.max()))
+        self._max_priority = torch.maximum(self._max_priority, priority.max().to(self._max_priority))
         self.tree.update(indices, priority.pow(self.alpha))
 
     def state_dict(self) -> dict:
@@ -176,4 +181,5 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.tree.tree.copy_(state["tree"].to(self.device))
-        self.max_priority, self.beta = state["max_priority"], state["beta"]
+        self._max_priority = torch.as_tensor(state["max_priority"], dtype=torch.float64).to(self.device)
+        self.beta = state["beta"]

@@ -114,10 +114,11 @@ class Trainer:
         if self.agent.learns_features:
             self._accumulate(sums, counts, self.agent.update_features(self._sample()))
         diagnostics = b.grad_norm_every > 0 and (self.agent.updates + 1) % b.grad_norm_every == 0
-        batch = self.replay.sample(self.cfg.agent.batch_size)
-        if isinstance(batch, PrioritizedBatch):
+        if isinstance(self.replay, PrioritizedReplayBuffer):  # beta annealed linearly to 1 over the run
             beta0 = self.cfg.collect.priority_beta
             self.replay.set_beta(beta0 + (1.0 - beta0) * min(1.0, step / b.total_steps))
+        batch = self.replay.sample(self.cfg.agent.batch_size)
+        if isinstance(batch, PrioritizedBatch):
             metrics = self.agent.update(batch.batch, diagnostics=diagnostics, weights=batch.weights)
             self.replay.update_priorities(batch.indices, self.agent.td_errors)
         else:
