@@ -433,7 +433,16 @@ def check_settings(cfg: RunConfig, connect: bool = True) -> bool:
             if not ray.is_initialized() and address and address != "auto" and not _reachable(address):
                 raise ConfigError("collect.ray_address", address, _UNREACHABLE)
             return False
-        return _ray_init(c.ray_address)
+        started = _ray_init(c.ray_address)
+        import ray
+
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        if c.workers > cpus:  # each worker actor holds one CPU: the extra ones would wait forever
+            if started:
+                ray.shutdown()
+            raise ConfigError("collect.workers", c.workers,
+                              f"at most the {cpus} CPUs of the Ray cluster (one per worker actor)")
+        return started
 
 
 class Collector:
