@@ -81,7 +81,7 @@ class SpectralLinear(EnsembleLinear):
         # clone(): the buffers are updated in place by later forward passes, which must not
         # invalidate a graph that is still waiting for its backward pass.
         u, v = self.sn_u.clone(), self.sn_v.clone()
-        return torch.einsum("ni,nio,no->n", v, self.weight, u)
+        return torch.bmm(torch.bmm(v.unsqueeze(1), self.weight), u.unsqueeze(-1)).view(-1)
 
     def effective_weight(self) -> torch.Tensor:
         return self.weight / self.sigma().view(-1, 1, 1)
@@ -89,7 +89,9 @@ class SpectralLinear(EnsembleLinear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training or self.iterate_in_eval:
             self.power_iterate(self.power_iterations)
-        return torch.baddbmm(self.bias, x, self.effective_weight())
+        # x (W / sigma) computed as (x W) / sigma: the division touches the (B, out) output instead
+        # of the (in, out) weight, in the forward and the backward pass alike.
+        return torch.bmm(x, self.weight) / self.sigma().view(-1, 1, 1) + self.bias
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", spectral_norm=True, power_iterations={self.power_iterations}"
