@@ -11,15 +11,17 @@ paper's agent) and buy nothing. Until the first publication (after the random wa
 act uniformly at random.
 
 Backends: "local" uses `torch.multiprocessing` (spawn) with shared-memory weight tensors and a
-queue; "ray" runs the same worker loop as Ray actors, with a small Ray actor holding the weights and
-a Ray queue for transitions. The learner side (`Collector`) is the same for both: `start`,
+pipe per worker; "ray" runs the same worker loop as Ray actors, with a small Ray actor holding the
+weights and a Ray queue for transitions. The learner side (`Collector`) is the same for both: `start`,
 `publish`, `drain`, `check_workers` (restarts dead workers and counts the deaths), `shutdown`.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue as queue_lib
 import time
@@ -131,7 +133,7 @@ def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, sho
 
 
 # ---- local backend ----------------------------------------------------------------------------
-def _local_worker(worker, cfg, seed, shared, version, taken, allowed, produced, lock, out_queue, stop_event):
+def _local_worker(worker, cfg, seed, shared, version, taken, allowed, produced, lock, conn, stop_event):
     parent = multiprocessing.parent_process()
 
     def should_stop():
@@ -154,17 +156,16 @@ def _local_worker(worker, cfg, seed, shared, version, taken, allowed, produced, 
             return True
 
     def send(chunk):
-        while not should_stop():
-            try:
-                out_queue.put(chunk, timeout=0.5)
-                return
-            except queue_lib.Full:
-                continue
+        # Blocks while the pipe is full (the learner reads it in shutdown too). A learner that is
+        # gone closed the only read end: BrokenPipeError.
+        conn.send(chunk)
 
     try:
         _worker_loop(worker, cfg, seed, pull, send, should_stop, acquire)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError):
         pass
+    finally:
+        conn.close()
 
 
 class LocalWorkers:
@@ -179,16 +180,27 @@ class LocalWorkers:
         # Transitions the workers may collect in all / have been granted (see Collector.allow).
         self.allowed, self.produced = self.ctx.Value("q", UNLIMITED), self.ctx.Value("q", 0)
         self.lock = self.ctx.Lock()
-        self.queue = self.ctx.Queue(maxsize=4 * cfg.collect.workers)
         self.stop_event = self.ctx.Event()
         self.processes: dict[int, Any] = {}
+        # One pipe per worker, not a queue shared by all: a worker killed in the middle of a message
+        # (SIGKILL, out of memory) must not leave the learner waiting forever for the rest of it, nor
+        # the other workers waiting for the write lock it held. The worker holds the only write end,
+        # so its death reads as end-of-file.
+        self.readers: dict[int, Any] = {}
+        self.received: collections.deque[Chunk] = collections.deque()
 
     def start(self, worker: int, seed: int) -> None:
+        old = self.readers.pop(worker, None)
+        if old is not None:  # a dead worker's pipe: what is left in it may be cut off
+            old.close()
+        reader, writer = self.ctx.Pipe(duplex=False)
         p = self.ctx.Process(target=_local_worker, daemon=True, name=f"rlcore-worker-{worker}",
                              args=(worker, self.cfg, seed, self.shared, self.version, self.taken_version,
-                                   self.allowed, self.produced, self.lock, self.queue, self.stop_event))
+                                   self.allowed, self.produced, self.lock, writer, self.stop_event))
         p.start()
+        writer.close()
         self.processes[worker] = p
+        self.readers[worker] = reader
 
     def publish(self, state, version: int) -> None:
         with self.lock:
@@ -204,10 +216,16 @@ class LocalWorkers:
         self.allowed.value = transitions
 
     def get(self, timeout: float) -> Chunk | None:
-        try:
-            return self.queue.get(timeout=timeout)
-        except queue_lib.Empty:
-            return None
+        if not self.received:  # one message from each worker that has one ready
+            if not self.readers:
+                time.sleep(timeout)
+            for reader in multiprocessing.connection.wait(list(self.readers.values()), timeout):
+                try:
+                    self.received.append(reader.recv())
+                except (EOFError, OSError):  # the worker died, perhaps mid-message: dead() restarts it
+                    reader.close()
+                    self.readers = {w: r for w, r in self.readers.items() if r is not reader}
+        return self.received.popleft() if self.received else None
 
     def dead(self) -> dict[int, str]:
         return {w: f"exit code {p.exitcode}" for w, p in self.processes.items() if not p.is_alive()}
@@ -219,7 +237,7 @@ class LocalWorkers:
         self.stop_event.set()
         deadline = time.time() + 10
         while time.time() < deadline and any(p.is_alive() for p in self.processes.values()):
-            while self.get(timeout=0.05) is not None:  # workers blocked on a full queue can finish
+            while self.get(timeout=0.05) is not None:  # workers blocked on a full pipe can finish
                 pass
         for p in self.processes.values():
             if p.is_alive():
@@ -228,8 +246,10 @@ class LocalWorkers:
             if p.is_alive():
                 p.kill()
                 p.join(timeout=5)
-        self.queue.cancel_join_thread()
-        self.queue.close()
+        for reader in self.readers.values():
+            reader.close()
+        self.readers.clear()
+        self.received.clear()
 
 
 # ---- Ray backend ------------------------------------------------------------------------------
