@@ -133,27 +133,32 @@ def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, sho
 
 
 # ---- local backend ----------------------------------------------------------------------------
-def _local_worker(worker, cfg, seed, shared, version, taken, allowed, produced, lock, conn, stop_event):
+def _local_worker(worker, cfg, seed, shared, seq, version, taken, allowed, produced, conn, stop):
     parent = multiprocessing.parent_process()
 
     def should_stop():
-        # A learner killed hard (SIGKILL, out of memory) cannot set the event: stop with it.
-        return stop_event.is_set() or (parent is not None and not parent.is_alive())
+        # A learner killed hard (SIGKILL, out of memory) cannot set the flag: stop with it.
+        return bool(stop.value) or (parent is not None and not parent.is_alive())
 
     def pull(current):
-        if version.value == current:
+        # Seqlock: `seq` is odd while the learner writes; a copy during which it changed is dropped
+        # (and retried at the next sync).
+        start, latest = seq.value, version.value
+        if start % 2 or latest == current:
             return None
-        with lock:
-            state = {name: {k: t.clone() for k, t in tensors.items()} for name, tensors in shared.items()}
-            taken.value = version.value
-            return version.value, state
+        state = {name: {k: t.clone() for k, t in tensors.items()} for name, tensors in shared.items()}
+        if seq.value != start:
+            return None
+        taken.value = latest
+        return latest, state
 
     def acquire(n):
-        with produced.get_lock():
-            if produced.value >= allowed.value:  # (a grant may overshoot by less than a message)
-                return False
-            produced.value += n
-            return True
+        # Each worker counts its own grants (no lock to share); workers asking at the same time
+        # may each be granted, so the total may overshoot by less than a message per worker.
+        if sum(produced) >= allowed.value:
+            return False
+        produced[worker] += n
+        return True
 
     def send(chunk):
         # Blocks while the pipe is full (the learner reads it in shutdown too). A learner that is
@@ -175,12 +180,16 @@ class LocalWorkers:
         # Shared-memory copies of the acting networks' tensors: publish() writes into them in place.
         self.shared = {name: {k: t.detach().cpu().clone().share_memory_() for k, t in state.items()}
                        for name, state in acting_state.items()}
-        self.version = self.ctx.Value("q", 0)
-        self.taken_version = self.ctx.Value("q", 0)  # the latest version a worker has copied
-        # Transitions the workers may collect in all / have been granted (see Collector.allow).
-        self.allowed, self.produced = self.ctx.Value("q", UNLIMITED), self.ctx.Value("q", 0)
-        self.lock = self.ctx.Lock()
-        self.stop_event = self.ctx.Event()
+        # No lock is shared with the workers: one that is killed while holding it (SIGKILL, out of
+        # memory) would block the learner or the other workers forever. Each value has one writer
+        # (`taken_version`: whichever worker copied last) and the weights are guarded by a seqlock.
+        raw = lambda typecode, value: self.ctx.Value(typecode, value, lock=False)
+        self.seq = raw("q", 0)  # odd while publish() writes the weights
+        self.version = raw("q", 0)
+        self.taken_version = raw("q", 0)  # the latest version a worker has copied
+        # Transitions the workers may collect in all / have been granted, per worker (see Collector.allow).
+        self.allowed, self.produced = raw("q", UNLIMITED), self.ctx.Array("q", cfg.collect.workers, lock=False)
+        self.stop = raw("b", 0)
         self.processes: dict[int, Any] = {}
         # One pipe per worker, not a queue shared by all: a worker killed in the middle of a message
         # (SIGKILL, out of memory) must not leave the learner waiting forever for the rest of it, nor
@@ -195,19 +204,20 @@ class LocalWorkers:
             old.close()
         reader, writer = self.ctx.Pipe(duplex=False)
         p = self.ctx.Process(target=_local_worker, daemon=True, name=f"rlcore-worker-{worker}",
-                             args=(worker, self.cfg, seed, self.shared, self.version, self.taken_version,
-                                   self.allowed, self.produced, self.lock, writer, self.stop_event))
+                             args=(worker, self.cfg, seed, self.shared, self.seq, self.version, self.taken_version,
+                                   self.allowed, self.produced, writer, self.stop))
         p.start()
         writer.close()
         self.processes[worker] = p
         self.readers[worker] = reader
 
     def publish(self, state, version: int) -> None:
-        with self.lock:
-            for name, tensors in state.items():
-                for k, t in tensors.items():
-                    self.shared[name][k].copy_(t)
-            self.version.value = version
+        self.seq.value += 1
+        for name, tensors in state.items():
+            for k, t in tensors.items():
+                self.shared[name][k].copy_(t)
+        self.version.value = version
+        self.seq.value += 1
 
     def taken(self, version: int) -> bool:
         return self.taken_version.value >= version
@@ -234,7 +244,7 @@ class LocalWorkers:
         return [p.pid for p in self.processes.values() if p.pid is not None]
 
     def shutdown(self) -> None:
-        self.stop_event.set()
+        self.stop.value = 1
         deadline = time.time() + 10
         while time.time() < deadline and any(p.is_alive() for p in self.processes.values()):
             while self.get(timeout=0.05) is not None:  # workers blocked on a full pipe can finish
