@@ -264,6 +264,8 @@ class LocalWorkers:
 
 # ---- Ray backend ------------------------------------------------------------------------------
 class RayWorkers:
+    POLL_INTERVAL_S = 0.02
+
     def __init__(self, cfg: RunConfig, acting_state):
         import ray
         from ray.util.queue import Queue
@@ -275,6 +277,7 @@ class RayWorkers:
         self.runs: dict[int, Any] = {}
         self._taken_ref = None
         self._allowed = None
+        self._last_empty_poll = -1.0
 
     def start(self, worker: int, seed: int) -> None:
         actor = self.ray.remote(_RayWorker).options(num_cpus=1, max_restarts=0).remote()
@@ -303,11 +306,15 @@ class RayWorkers:
         return taken >= version
 
     def get(self, timeout: float) -> Chunk | None:
+        # Asking an empty Ray queue costs a remote call (~5 ms here), far more than a small update:
+        # a learner polling every gradient step asks at most every POLL_INTERVAL_S.
+        now = time.monotonic()
+        if timeout < self.POLL_INTERVAL_S and now - self._last_empty_poll < self.POLL_INTERVAL_S:
+            return None
         try:
             return self.queue.get(timeout=timeout)
-        except queue_lib.Empty:
-            return None
-        except Exception:  # ray.util.queue.Empty subclasses queue.Empty in recent Ray; be safe
+        except Exception:  # noqa: BLE001 - queue.Empty, or ray.util.queue.Empty in older Ray
+            self._last_empty_poll = now
             return None
 
     def dead(self) -> dict[int, str]:

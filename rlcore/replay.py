@@ -36,17 +36,17 @@ class ReplayBuffer:
 
     def add(self, obs, action, reward, next_obs, terminated) -> None:
         """Add one transition, or a batch of them (leading dimension = number of transitions)."""
-        # np.array copies: arrays from other processes (e.g. Ray's zero-copy buffers) may be read-only.
-        obs = torch.as_tensor(np.array(obs, dtype=np.float32), device=self.device).reshape(-1, self.obs.shape[1])
+        # np.array copies: arrays from other processes (e.g. Ray's zero-copy buffers) may be read-only,
+        # which torch.as_tensor warns about.
+        tensor = lambda x: torch.as_tensor(np.array(x, dtype=np.float32), device=self.device)
+        obs = tensor(obs).reshape(-1, self.obs.shape[1])
         n = obs.shape[0]
         idx = (self.ptr + torch.arange(n)) % self.capacity
         self.obs[idx] = obs
-        self.action[idx] = torch.as_tensor(np.asarray(action, dtype=np.float32), device=self.device).reshape(n, -1)
-        self.reward[idx] = torch.as_tensor(np.asarray(reward, dtype=np.float32), device=self.device).reshape(n, 1)
-        self.next_obs[idx] = torch.as_tensor(np.asarray(next_obs, dtype=np.float32),
-                                             device=self.device).reshape(n, -1)
-        done = torch.as_tensor(np.asarray(terminated, dtype=np.float32), device=self.device).reshape(n, 1)
-        self.not_done[idx] = 1.0 - done
+        self.action[idx] = tensor(action).reshape(n, -1)
+        self.reward[idx] = tensor(reward).reshape(n, 1)
+        self.next_obs[idx] = tensor(next_obs).reshape(n, -1)
+        self.not_done[idx] = 1.0 - tensor(terminated).reshape(n, 1)
         self.ptr = (self.ptr + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
