@@ -34,8 +34,9 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward, next_obs, terminated) -> None:
-        """Add one transition, or a batch of them (leading dimension = number of transitions)."""
+    def add(self, obs, action, reward, next_obs, terminated) -> torch.Tensor:
+        """Add one transition, or a batch of them (leading dimension = number of transitions).
+        Returns the slots written."""
         # np.array copies: arrays from other processes (e.g. Ray's zero-copy buffers) may be read-only,
         # which torch.as_tensor warns about.
         tensor = lambda x: torch.as_tensor(np.array(x, dtype=np.float32), device=self.device)
@@ -49,6 +50,7 @@ class ReplayBuffer:
         self.not_done[idx] = 1.0 - tensor(terminated).reshape(n, 1)
         self.ptr = (self.ptr + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
+        return idx
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         if self.size == 0:
@@ -149,12 +151,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def set_beta(self, beta: float) -> None:
         self.beta = float(min(1.0, max(0.0, beta)))
 
-    def add(self, obs, action, reward, next_obs, terminated) -> None:
-        start = self.ptr
-        super().add(obs, action, reward, next_obs, terminated)
-        n = int(np.asarray(obs, dtype=np.float32).reshape(-1, self.obs.shape[1]).shape[0])
-        idx = (start + torch.arange(n, device=self.device)) % self.capacity
-        self.tree.update(idx, self._max_priority.pow(self.alpha).expand(n))
+    def add(self, obs, action, reward, next_obs, terminated) -> torch.Tensor:
+        idx = super().add(obs, action, reward, next_obs, terminated)
+        self.tree.update(idx, self._max_priority.pow(self.alpha).expand(len(idx)))
+        return idx
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> PrioritizedBatch:
         if self.size == 0:
