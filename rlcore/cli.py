@@ -45,8 +45,12 @@ def _base_config(args) -> RunConfig:
         cfg = RunConfig.from_dict(json.loads(Path(args.config).read_text()))
     else:
         env = EnvConfig(args.env, json.loads(args.env_kwargs) if args.env_kwargs else {})
-        cfg = RunConfig(env=env, agent=AgentConfig(algo=args.algo),
-                        budget=profiles.budget(args.profile, args.algo), seed=args.seed, profile=args.profile)
+        agent = AgentConfig(algo=args.algo)
+        # Validated before the budget (which also needs a known algorithm) so that a bad --algo is
+        # reported under its config field, agent.algo, as a bad --set agent.algo is.
+        agent.validate("agent")
+        cfg = RunConfig(env=env, agent=agent, budget=profiles.budget(args.profile, args.algo), seed=args.seed,
+                        profile=args.profile)
         cap = profiles.EPISODE_CAP[args.profile]
         if cap is not None:
             cfg = cfg.replace(**{"env.max_episode_steps": cap})

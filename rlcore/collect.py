@@ -64,19 +64,20 @@ class Chunk:
 class _Policy:
     """A worker's copy of the acting networks, built from the run config on CPU."""
 
-    def __init__(self, cfg: RunConfig, obs_dim: int, action_dim: int):
+    def __init__(self, cfg: RunConfig, spec, action_dim: int):
         from .agents import make_agent
 
         torch.set_num_threads(1)
-        self.agent = make_agent(cfg.agent, obs_dim, action_dim, "cpu", env_id=cfg.env.id)
+        self.agent = make_agent(cfg.agent, spec, action_dim, "cpu", env_id=cfg.env.id)
         self.modules = self.agent.acting_modules()
 
     def load(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
         for name, module in self.modules.items():
             module.load_state_dict(state[name])
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.agent.act_batch(obs, explore=True)
+    def act(self, obs: np.ndarray, version: int) -> np.ndarray:
+        # A worker knows the learner's progress only by the weights' version (its gradient step).
+        return self.agent.act_batch(obs, version, explore=True)
 
 
 def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, should_stop, acquire) -> None:
@@ -86,13 +87,13 @@ def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, sho
     number were granted in all); the worker waits until it is granted."""
     import warnings
 
-    from .envs import make_vector_env, vector_final_obs
+    from .envs import env_spec, make_vector_env, vector_final_obs
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # e.g. "Ant-v4 is out of date", per worker
 
     envs = make_vector_env(cfg.env, cfg.collect.envs_per_worker, seed)
-    obs_dim, action_dim = envs.single_observation_space.shape[0], envs.single_action_space.shape[0]
-    policy, version = _Policy(cfg, obs_dim, action_dim), 0
+    spec, action_dim = env_spec(envs)
+    policy, version = _Policy(cfg, spec, action_dim), 0
     rng = np.random.default_rng(seed)
     obs, _ = envs.reset(seed=seed)
     returns = np.zeros(envs.num_envs)
@@ -114,7 +115,7 @@ def _worker_loop(worker: int, cfg: RunConfig, seed: int, pull_weights, send, sho
         if version == 0:
             action = rng.uniform(-1.0, 1.0, size=(envs.num_envs, action_dim)).astype(np.float32)
         else:
-            action = policy.act(obs)
+            action = policy.act(obs, version)
         next_obs, reward, terminated, truncated, infos = envs.step(action)
         done = np.logical_or(terminated, truncated)
         returns += reward

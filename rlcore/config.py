@@ -1,8 +1,12 @@
 """Experiment configuration: frozen dataclasses, validated on construction, hashed to name a run.
 
-Every field that changes what a run computes is part of the hash; `device` is not (it changes
-where, not what), and neither is anything purely cosmetic. Profiles (`smoke`, `quick`, `paper`)
-are presets for the budget (see `rlcore.profiles`), never separate code paths.
+The run id hashes only the fields that differ from their defaults (plus `SCHEMA_VERSION`), so a new
+field with a default never renames a run computed before it existed. Fields that do not change
+what a run computes are left out: `device` (where, not what), a switched-off OFENet's settings, the
+sections of algorithms the run does not use, and where Ape-X workers run. Changing a field's
+*default* changes what older ids mean: bump `SCHEMA_VERSION` when you do (tests/test_config.py
+checks the defaults against a recorded copy). Profiles (`smoke`, `quick`, `paper`) are presets for
+the budget (see `rlcore.profiles`), never separate code paths.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ NORMS = ("auto", "none", "batchnorm", "layernorm")  # auto: LayerNorm for modern
 CRITIC_LOSSES = ("mse", "huber")
 SN_TARGET_MODES = ("own", "copy")
 PROFILES = ("smoke", "quick", "paper", "custom")
+# Part of every run id's hash; bump it when a default value changes (never needed to add a field).
+SCHEMA_VERSION = 1
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -93,12 +99,18 @@ class EnvConfig:
     """A gymnasium id (MuJoCo v4/v5, classic control) plus constructor kwargs.
 
     `dmc:domain-task` ids are reserved for the DeepMind Control Suite (a later issue).
-    `max_episode_steps=None` keeps the environment's registered time limit.
+    `max_episode_steps=None` keeps the environment's registered time limit, counted in environment
+    frames. `action_repeat` repeats each agent action that many frames (rewards summed), so one
+    agent step is `action_repeat` frames (the papers' x-axis for DMC). `frame_stack` concatenates
+    the last k observations along their first axis (k frames of C channels -> k*C channels), the
+    first frame of an episode repeated to fill the stack; the replay stores each frame once.
     """
 
     id: str = "Ant-v4"
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
+    action_repeat: int = 1
+    frame_stack: int = 1
 
     def __post_init__(self):
         # Stored as sorted pairs so the dataclass stays immutable; `kwargs_dict` gives a dict back.
@@ -114,6 +126,8 @@ class EnvConfig:
             raise ConfigError(f"{prefix}.id", self.id, "a gymnasium environment id such as 'Ant-v4'")
         if self.max_episode_steps is not None:
             _positive_int(f"{prefix}.max_episode_steps", self.max_episode_steps)
+        _positive_int(f"{prefix}.action_repeat", self.action_repeat)
+        _positive_int(f"{prefix}.frame_stack", self.frame_stack)
 
 
 @dataclass(frozen=True)
@@ -158,8 +172,44 @@ class OFENetConfig:
 
 
 @dataclass(frozen=True)
+class SACConfig:
+    """SAC's own fields (Haarnoja et al. 2018b, Table 1): temperature learned towards -|A|."""
+
+    alpha_lr: float = 3e-4
+    init_alpha: float = 1.0
+    target_entropy: float | None = None  # None -> -action_dim (Haarnoja et al. 2018b)
+
+    def validate(self, prefix: str = "agent.sac") -> None:
+        _number_in(f"{prefix}.alpha_lr", self.alpha_lr, 0.0, 1.0, low_open=True)
+        _number_in(f"{prefix}.init_alpha", self.init_alpha, 0.0, float("inf"), low_open=True)
+        if self.target_entropy is not None:
+            _number_in(f"{prefix}.target_entropy", self.target_entropy, -float("inf"), float("inf"))
+
+
+@dataclass(frozen=True)
+class TD3Config:
+    """TD3's own fields (Fujimoto et al. 2018): target policy smoothing, delayed actor, exploration."""
+
+    policy_noise: float = 0.2
+    noise_clip: float = 0.5
+    policy_delay: int = 2
+    exploration_noise: float = 0.1
+
+    def validate(self, prefix: str = "agent.td3") -> None:
+        _number_in(f"{prefix}.policy_noise", self.policy_noise, 0.0, float("inf"))
+        _number_in(f"{prefix}.noise_clip", self.noise_clip, 0.0, float("inf"))
+        _positive_int(f"{prefix}.policy_delay", self.policy_delay)
+        _number_in(f"{prefix}.exploration_noise", self.exploration_noise, 0.0, float("inf"))
+
+
+# Each algorithm's own section of AgentConfig, by algorithm name (the section's field name).
+ALGORITHM_SECTIONS = {"sac": SACConfig, "td3": TD3Config}
+
+
+@dataclass(frozen=True)
 class AgentConfig:
-    """Algorithm and its hyperparameters.
+    """Algorithm and its hyperparameters: the fields every actor-critic agent shares, plus one
+    section per algorithm (`agent.sac`, `agent.td3`) read only by that algorithm.
 
     Defaults follow the original papers: SAC with automatic temperature (Haarnoja et al. 2018b,
     Table 1: Adam 3e-4, batch 256, gamma 0.99, tau 0.005, target entropy -|A|, 256x2 ReLU) and
@@ -167,6 +217,8 @@ class AgentConfig:
     0.1) with batch 256 as Ota et al. 2021 A.4 state. TD3's learning rate and widths follow the
     authors' reference implementation (3e-4, 256x2) rather than the paper's 1e-3 and 400-300; both
     are fields here. `critic_loss="huber"` is Ota A.1's choice; "mse" is the original papers'.
+    `n_step` > 1 bootstraps from the n-th next state with the discounted reward sum (DrQ-v2: 3); the
+    replay computes it (`Batch.discount`), so every Bellman target reads r + discount * V(s').
     """
 
     algo: str = "sac"
@@ -174,6 +226,7 @@ class AgentConfig:
     critic: NetConfig = field(default_factory=NetConfig)
     ofenet: OFENetConfig = field(default_factory=OFENetConfig)
     gamma: float = 0.99
+    n_step: int = 1
     tau: float = 0.005
     batch_size: int = 256
     actor_lr: float = 3e-4
@@ -183,15 +236,13 @@ class AgentConfig:
     # (a deep-copied torch spectral_norm target in DrQ, which Bjorck et al. build on); "copy" takes
     # the online network's u, v vectors at every soft update.
     sn_target: str = "own"
-    # SAC
-    alpha_lr: float = 3e-4
-    init_alpha: float = 1.0
-    target_entropy: float | None = None  # None -> -action_dim (Haarnoja et al. 2018b)
-    # TD3
-    policy_noise: float = 0.2
-    noise_clip: float = 0.5
-    policy_delay: int = 2
-    exploration_noise: float = 0.1
+    sac: SACConfig = field(default_factory=SACConfig)
+    td3: TD3Config = field(default_factory=TD3Config)
+
+    @property
+    def section(self):
+        """The running algorithm's own section (e.g. `SACConfig` for algo='sac')."""
+        return getattr(self, self.algo)
 
     def validate(self, prefix: str = "agent") -> None:
         _choice(f"{prefix}.algo", self.algo, ALGORITHMS)
@@ -199,26 +250,36 @@ class AgentConfig:
         self.critic.validate(f"{prefix}.critic")
         self.ofenet.validate(f"{prefix}.ofenet")
         _number_in(f"{prefix}.gamma", self.gamma, 0.0, 1.0, high_open=True)
+        _positive_int(f"{prefix}.n_step", self.n_step)
+        if self.n_step > 1 and self.ofenet.enabled:
+            raise ConfigError(f"{prefix}.n_step", self.n_step,
+                              "1 with OFENet (its auxiliary task predicts the next state, not the n-th)")
         _number_in(f"{prefix}.tau", self.tau, 0.0, 1.0, low_open=True)
         _positive_int(f"{prefix}.batch_size", self.batch_size)
-        for name in ("actor_lr", "critic_lr", "alpha_lr"):
+        for name in ("actor_lr", "critic_lr"):
             _number_in(f"{prefix}.{name}", getattr(self, name), 0.0, 1.0, low_open=True)
         _choice(f"{prefix}.critic_loss", self.critic_loss, CRITIC_LOSSES)
         _choice(f"{prefix}.sn_target", self.sn_target, SN_TARGET_MODES)
-        _number_in(f"{prefix}.init_alpha", self.init_alpha, 0.0, float("inf"), low_open=True)
-        _number_in(f"{prefix}.policy_noise", self.policy_noise, 0.0, float("inf"))
-        _number_in(f"{prefix}.noise_clip", self.noise_clip, 0.0, float("inf"))
-        _positive_int(f"{prefix}.policy_delay", self.policy_delay)
-        _number_in(f"{prefix}.exploration_noise", self.exploration_noise, 0.0, float("inf"))
+        for name, cls in ALGORITHM_SECTIONS.items():
+            section = getattr(self, name)
+            if not isinstance(section, cls):
+                raise ConfigError(f"{prefix}.{name}", section, f"a {cls.__name__} section")
+            section.validate(f"{prefix}.{name}")
 
 
 @dataclass(frozen=True)
 class BudgetConfig:
-    """How long a run trains and how often it evaluates, logs and checkpoints (all in env steps)."""
+    """How long a run trains and how often it evaluates, logs and checkpoints.
+
+    Serial collection counts agent steps (one action; `env.action_repeat` frames each, see
+    `RunConfig.frames`); Ape-X counts gradient steps. After the warm-up, every `update_every`-th
+    agent step runs `updates_per_step` updates (DrQ-v2: one update every 2 steps).
+    """
 
     total_steps: int = 1_000_000
     warmup_steps: int = 10_000  # uniform-random actions before the first update (Ota A.4)
     updates_per_step: int = 1
+    update_every: int = 1
     replay_size: int = 1_000_000
     eval_every: int = 5_000
     eval_episodes: int = 10
@@ -232,8 +293,8 @@ class BudgetConfig:
     td_targets_samples: int = 10_000  # transitions whose frozen TD targets are saved for loss landscapes
 
     def validate(self, prefix: str = "budget") -> None:
-        for name in ("total_steps", "updates_per_step", "replay_size", "eval_every", "eval_episodes",
-                     "log_every", "checkpoint_every"):
+        for name in ("total_steps", "updates_per_step", "update_every", "replay_size", "eval_every",
+                     "eval_episodes", "log_every", "checkpoint_every"):
             _positive_int(f"{prefix}.{name}", getattr(self, name))
         _positive_int(f"{prefix}.warmup_steps", self.warmup_steps, minimum=0)
         for name in ("grad_norm_every", "srank_samples", "td_targets_samples"):
@@ -313,6 +374,17 @@ class RunConfig:
         _positive_int("seed", self.seed, minimum=0)
         _choice("profile", self.profile, PROFILES)
         _choice("device", self.device, DEVICES)
+        if self.collect.mode == "apex":
+            # Workers send transitions of many environments interleaved: n-step sums and stored-once
+            # frames need each episode's transitions in order, which only the serial loop gives.
+            if self.agent.n_step != 1:
+                raise ConfigError("agent.n_step", self.agent.n_step, "1 with collect.mode='apex'")
+            if self.env.frame_stack != 1:
+                raise ConfigError("env.frame_stack", self.env.frame_stack, "1 with collect.mode='apex'")
+
+    def frames(self, agent_steps: int) -> int:
+        """Environment frames behind `agent_steps` agent steps (each repeats its action)."""
+        return int(agent_steps) * self.env.action_repeat
 
     # ---- identity -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -320,16 +392,30 @@ class RunConfig:
         d["env"]["kwargs"] = self.env.kwargs_dict
         return d
 
-    def hash(self) -> str:
-        d = self.to_dict()
-        d.pop("device")
+    def hash_fields(self) -> dict[str, Any]:
+        """What the run id hashes: the fields that differ from their defaults, minus those that
+        do not change what the run computes, plus the schema version."""
+        d = _non_default(self)
+        d.pop("device", None)
+        agent = d.get("agent", {})
         if not self.agent.ofenet.enabled:  # a switched-off extractor's settings change nothing
-            d["agent"]["ofenet"] = {"enabled": False}
+            agent.pop("ofenet", None)
+        for name in ALGORITHM_SECTIONS:  # another algorithm's section is never read
+            if name != self.agent.algo:
+                agent.pop(name, None)
+        collect = d.get("collect", {})
         # Where workers run is not what they compute; serial collection has no workers at all.
         for key in ("backend", "ray_address") + (("workers", "envs_per_worker", "sync_every")
                                                  if self.collect.mode == "serial" else ()):
-            d["collect"].pop(key)
-        blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=repr)
+            collect.pop(key, None)
+        d = {k: v for k, v in d.items() if v != {}}
+        for section in ("agent", "collect"):
+            if section in d and not d[section]:
+                d.pop(section)
+        return {"schema": SCHEMA_VERSION, **d}
+
+    def hash(self) -> str:
+        blob = json.dumps(self.hash_fields(), sort_keys=True, separators=(",", ":"), default=repr)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     @property
@@ -340,26 +426,8 @@ class RunConfig:
     # ---- construction ---------------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "RunConfig":
-        d = dict(d)
-        _reject_unknown("", d, cls)
-        agent = dict(d.get("agent", {}))
-        _reject_unknown("agent", agent, AgentConfig)
-        for net in ("actor", "critic"):
-            if net in agent:
-                _reject_unknown(f"agent.{net}", agent[net], NetConfig)
-                agent[net] = NetConfig(**agent[net])
-        if "ofenet" in agent:
-            _reject_unknown("agent.ofenet", agent["ofenet"], OFENetConfig)
-            agent["ofenet"] = OFENetConfig(**agent["ofenet"])
-        env = dict(d.get("env", {}))
-        _reject_unknown("env", env, EnvConfig)
-        budget = dict(d.get("budget", {}))
-        _reject_unknown("budget", budget, BudgetConfig)
-        collect = dict(d.get("collect", {}))
-        _reject_unknown("collect", collect, CollectConfig)
-        return cls(env=EnvConfig(**env), agent=AgentConfig(**agent), budget=BudgetConfig(**budget),
-                   collect=CollectConfig(**collect),
-                   **{k: v for k, v in d.items() if k not in ("env", "agent", "budget", "collect")})
+        """Build from nested dicts (config.json, CLI overrides); unknown fields are ConfigErrors."""
+        return _build(cls, d, "")
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with dotted-path overrides, e.g. `cfg.replace(**{"agent.critic.width": 512})`."""
@@ -373,16 +441,62 @@ class RunConfig:
                 node = node[key]
             if leaf not in node:
                 raise ConfigError(path, value, f"an existing field; valid here: {', '.join(sorted(node))}")
+            if isinstance(node[leaf], dict) and leaf != "kwargs" and not isinstance(value, Mapping):
+                raise ConfigError(path, value, f"a section (a mapping of its fields: {', '.join(sorted(node[leaf]))}); "
+                                  f"set one field with {path}.<field>=...")
             node[leaf] = dict(value) if isinstance(value, Mapping) else value
         return RunConfig.from_dict(d)
 
 
-def _reject_unknown(prefix: str, d: Mapping[str, Any], cls: type) -> None:
-    valid = {f.name for f in dataclasses.fields(cls)}
-    for key in d:
-        if key not in valid:
-            name = f"{prefix}.{key}" if prefix else key
-            raise ConfigError(name, d[key], f"a field of {cls.__name__}: one of {', '.join(sorted(valid))}")
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[misc]
+
+
+def _plain(value: Any) -> Any:
+    """A field value as JSON-comparable data (EnvConfig.kwargs are stored as sorted pairs)."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        return {str(k): v for k, v in value}
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _non_default(obj: Any) -> dict[str, Any]:
+    """The fields of a (nested) config dataclass that differ from their defaults; sections recurse."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            inner = _non_default(value)
+            if inner:
+                out[f.name] = inner
+        elif _plain(value) != _plain(_default_of(f)):
+            out[f.name] = _plain(value)
+    return out
+
+
+def _build(cls: type, d: Mapping[str, Any], prefix: str):
+    """cls(**d) with nested sections built from their dicts and every key checked."""
+    if not isinstance(d, Mapping):
+        raise ConfigError(prefix or "config", d, f"a mapping of {cls.__name__}'s fields")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in d.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if key not in fields:
+            raise ConfigError(name, value, f"a field of {cls.__name__}: one of {', '.join(sorted(fields))}")
+        default = _default_of(fields[key])
+        if dataclasses.is_dataclass(default):
+            value = value if isinstance(value, type(default)) else _build(type(default), value, name)
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as err:  # e.g. a mapping where a number belongs, caught before validation
+        raise ConfigError(prefix or "config", dict(d), f"valid {cls.__name__} fields ({err})") from err
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

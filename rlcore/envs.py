@@ -3,11 +3,16 @@
 Agents act in [-1, 1]^d (tanh-squashed SAC, tanh TD3); `make_env` rescales to each task's bounds.
 Time-limit truncation comes back as `truncated`, never as `terminated`: the training loop stores
 only `terminated` as a terminal, so a timed-out state is still bootstrapped.
+
+Every environment declares what it observes as an `ObsSpec` (shape, dtype, frame stack): float
+observations come as float32, image observations keep uint8; replay, agents, collectors and
+checkpoints are built from the spec, never from a flat `obs_dim`.
 """
 
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -32,8 +37,89 @@ def _check_id(env_id: str) -> None:
                           f"a registered gymnasium id, e.g. one of {', '.join(classic + mujoco[:12])}, ...")
 
 
+class ObsSpec(NamedTuple):
+    """What an environment observes: `shape` and `dtype` of one observation, and how many frames
+    it stacks along its first axis (shape[0] = frame_stack x channels of one frame)."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    frame_stack: int = 1
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """One frame of a stacked observation (the whole observation without stacking)."""
+        return (self.shape[0] // self.frame_stack, *self.shape[1:])
+
+    @property
+    def flat_dim(self) -> int:
+        """Features of a flattened observation (what an MLP reads)."""
+        return int(np.prod(self.shape))
+
+    @staticmethod
+    def flat(dim: int) -> "ObsSpec":
+        """The spec of a flat float32 observation of `dim` features."""
+        return ObsSpec((int(dim),), np.dtype(np.float32))
+
+
+class ActionRepeat(gym.Wrapper):
+    """Each action is applied `repeat` times (rewards summed, stopping when the episode ends)."""
+
+    def __init__(self, env: gym.Env, repeat: int):
+        super().__init__(env)
+        self.repeat = repeat
+
+    def step(self, action):
+        total = 0.0
+        for _ in range(self.repeat):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
+
+
+class FrameStack(gym.ObservationWrapper):
+    """The last `k` observations concatenated along their first axis; at reset the first frame
+    fills the stack (DrQ's FrameStack). Stacks of k frames of shape (C, ...) are (k*C, ...)."""
+
+    def __init__(self, env: gym.Env, k: int):
+        super().__init__(env)
+        self.k = k
+        space = env.observation_space
+        self.observation_space = gym.spaces.Box(np.repeat(space.low, k, axis=0), np.repeat(space.high, k, axis=0),
+                                                (k * space.shape[0], *space.shape[1:]), space.dtype)
+        self._frames: list[np.ndarray] = []
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self._frames = [obs] * self.k
+        return self.observation(obs), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._frames = self._frames[1:] + [obs]
+        return self.observation(obs), reward, terminated, truncated, info
+
+    def observation(self, obs):
+        return np.concatenate(self._frames, axis=0)
+
+
+def obs_spec(e: gym.Env | gym.vector.VectorEnv) -> ObsSpec:
+    """The observation spec an environment made by `make_env` (or its vector version) declares."""
+    if isinstance(e, gym.vector.SyncVectorEnv):
+        return obs_spec(e.envs[0])
+    space, frame_stack, inner = e.observation_space, 1, e
+    while inner is not None:  # the outermost FrameStack, if any, says how many frames are stacked
+        if isinstance(inner, FrameStack):
+            frame_stack = inner.k
+            break
+        inner = getattr(inner, "env", None)
+    return ObsSpec(tuple(int(n) for n in space.shape), np.dtype(space.dtype), frame_stack)
+
+
 def make_env(env: EnvConfig | str, seed: int | None = None, **kwargs) -> gym.Env:
-    """Build a single environment with continuous actions rescaled to [-1, 1] and float32 obs."""
+    """Build a single environment with continuous actions rescaled to [-1, 1]; float observations
+    as float32, uint8 ones (images) as they are; then action repeat and frame stack."""
     if isinstance(env, str):
         env = EnvConfig(id=env, kwargs=kwargs)
     elif kwargs:
@@ -51,9 +137,14 @@ def make_env(env: EnvConfig | str, seed: int | None = None, **kwargs) -> gym.Env
         raise ConfigError("env.id", env.id, "an environment with a continuous (Box) action space")
     ones = np.ones(e.action_space.shape, dtype=np.float32)
     e = gym.wrappers.RescaleAction(e, -ones, ones)
-    e = gym.wrappers.TransformObservation(
-        e, lambda o: np.asarray(o, dtype=np.float32),
-        gym.spaces.Box(-np.inf, np.inf, e.observation_space.shape, np.float32))
+    if np.dtype(e.observation_space.dtype) != np.uint8:
+        e = gym.wrappers.TransformObservation(
+            e, lambda o: np.asarray(o, dtype=np.float32),
+            gym.spaces.Box(-np.inf, np.inf, e.observation_space.shape, np.float32))
+    if env.action_repeat > 1:
+        e = ActionRepeat(e, env.action_repeat)
+    if env.frame_stack > 1:
+        e = FrameStack(e, env.frame_stack)
     if seed is not None:
         e.reset(seed=seed)
         e.action_space.seed(seed)
@@ -77,9 +168,19 @@ def make_vector_env(env: EnvConfig | str, num_envs: int, seed: int, **kwargs) ->
     return venv
 
 
-def env_dims(e: gym.Env) -> tuple[int, int]:
-    """(observation dim, action dim) of a flat-observation environment."""
-    return int(np.prod(e.observation_space.shape)), int(np.prod(e.action_space.shape))
+def env_spec(e: gym.Env | gym.vector.VectorEnv) -> tuple[ObsSpec, int]:
+    """(observation spec, action dim) of an environment made by `make_env` or `make_vector_env`."""
+    space = getattr(e, "single_action_space", e.action_space)
+    return obs_spec(e), int(np.prod(space.shape))
+
+
+def env_spec_of(env: EnvConfig) -> tuple[ObsSpec, int]:
+    """The spec of the environment a config describes (built once, then closed)."""
+    e = make_env(env)
+    try:
+        return env_spec(e)
+    finally:
+        e.close()
 
 
 def vector_final_obs(next_obs: np.ndarray, infos: dict, done: np.ndarray) -> np.ndarray:

@@ -148,6 +148,7 @@ def ota2021_table2() -> "pd.DataFrame":
     import pandas as pd
 
     from .agents import make_agent
+    from .envs import ObsSpec
     from .nets import parameter_table
     from .reference import ota2021_table2 as published
 
@@ -155,7 +156,7 @@ def ota2021_table2() -> "pd.DataFrame":
     rename = {"actor": "SAC"}
     rows = []
     for name, cfg in agents.items():
-        table = parameter_table(make_agent(cfg, 111, 8, env_id=OTA_ANT.id))
+        table = parameter_table(make_agent(cfg, ObsSpec.flat(111), 8, env_id=OTA_ANT.id))
         table = table[table["network"].isin(["OFENet z_s", "actor"])]
         table = table[table["layer"] != "output layer (log_std)"]
         table = table.assign(agent=name, network=table["network"].replace(rename),

@@ -1,4 +1,21 @@
-"""Uniform replay stored as tensors on the learner's device (no host->device copy per batch)."""
+"""Replay buffers: uniform and prioritized, stored as tensors on the learner's device, in the
+observation's own dtype (float32 states, uint8 frames), with n-step returns as a sampling option.
+
+Two layouts, chosen by the observation spec:
+  pairs   (frame_stack = 1) each slot holds one transition (s, a, r, s', terminal), s and s' whole;
+  frames  (frame_stack = k > 1) each slot holds the newest frame of one time step, once; an
+          episode's final observation gets a slot of its own (no transition starts there). A
+          stack is assembled at sample time from the slot and its k-1 predecessors, the episode's
+          first frame repeated before its start, as the environment's FrameStack does.
+Either way the transitions of one episode must arrive in order when n > 1 or k > 1 (the serial
+loop); with n = 1 and k = 1 any order works (the Ape-X collector's interleaved batches).
+
+Every sample is a `Batch` whose `reward` is the n-step discounted sum and whose `discount` is
+gamma^m times not-terminal, m <= n the steps actually taken (fewer when the episode ended), so
+every Bellman target is `reward + discount * V(next_obs)`. A time-limit truncation ends the sum
+but is not terminal (its `discount` stays gamma^m). A slot is sampled only once its n-step window
+is complete and, for frames, its whole stack is still stored.
+"""
 
 from __future__ import annotations
 
@@ -7,75 +24,203 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .envs import ObsSpec
+
 
 class Batch(NamedTuple):
-    obs: torch.Tensor
-    action: torch.Tensor
-    reward: torch.Tensor  # (B, 1)
-    next_obs: torch.Tensor
-    not_done: torch.Tensor  # (B, 1): 0 only for true terminals, never for time-limit truncation
+    obs: torch.Tensor       # (B, *obs_shape), the observation's dtype
+    action: torch.Tensor    # (B, action_dim)
+    reward: torch.Tensor    # (B, 1): sum_{j<m} gamma^j r_{t+j}
+    next_obs: torch.Tensor  # (B, *obs_shape): s_{t+m}
+    discount: torch.Tensor  # (B, 1): gamma^m, 0 when s_{t+m} is a true terminal (never for a time limit)
+    weights: torch.Tensor | None = None  # (B, 1) importance-sampling weights (prioritized replay)
+    indices: torch.Tensor | None = None  # replay slots, for the priority update (prioritized replay)
+
+
+def _torch_dtype(dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(0, dtype=np.dtype(dtype))).dtype
 
 
 class ReplayBuffer:
-    def __init__(self, obs_dim: int, action_dim: int, capacity: int, device: torch.device | str = "cpu"):
-        if capacity < 1:
-            raise ValueError(f"capacity={capacity!r} is invalid: expected an integer >= 1")
-        self.capacity = int(capacity)
+    """Uniform replay. `add` takes one transition or a batch of them (leading dimension)."""
+
+    def __init__(self, spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str = "cpu",
+                 gamma: float = 0.99, n_step: int = 1):
+        if not isinstance(spec, ObsSpec):
+            raise TypeError(f"spec must be an ObsSpec (rlcore.envs.obs_spec(env)), got {type(spec).__name__}")
+        if n_step < 1:
+            raise ValueError(f"n_step={n_step!r} is invalid: expected an integer >= 1")
+        if capacity < n_step + spec.frame_stack + 1:
+            raise ValueError(f"capacity={capacity!r} is invalid: expected an integer >= n_step + frame_stack + 1")
+        self.spec, self.capacity, self.gamma, self.n_step = spec, int(capacity), float(gamma), int(n_step)
         self.device = torch.device(device)
+        self.stacked = spec.frame_stack > 1
+        dtype = _torch_dtype(spec.dtype)
+        if self.stacked:
+            self.frames = torch.empty((capacity, *spec.frame_shape), dtype=dtype, device=self.device)
+            # Position of each slot's frame in its episode, clamped at k: how far back its stack reaches.
+            self.position = torch.zeros(capacity, dtype=torch.int64, device=self.device)
+        else:
+            self.obs = torch.empty((capacity, *spec.shape), dtype=dtype, device=self.device)
+            self.next_obs = torch.empty((capacity, *spec.shape), dtype=dtype, device=self.device)
         f32 = dict(dtype=torch.float32, device=self.device)
-        self.obs = torch.empty((capacity, obs_dim), **f32)
         self.action = torch.empty((capacity, action_dim), **f32)
         self.reward = torch.empty((capacity, 1), **f32)
-        self.next_obs = torch.empty((capacity, obs_dim), **f32)
-        self.not_done = torch.empty((capacity, 1), **f32)
+        self.not_terminal = torch.empty((capacity, 1), **f32)
+        self.ends = torch.zeros(capacity, dtype=torch.bool, device=self.device)  # episode ends after it
+        self.ready = torch.zeros(capacity, dtype=torch.bool, device=self.device)
         self.ptr = 0  # next slot to write
-        self.size = 0
+        self.size = 0  # slots written (frames layout: incl. final-observation slots)
+        self._pending: list[int] = []  # transitions of the open episode whose n-step window is open
+        self._current: int | None = None  # frames layout: the slot holding the latest observation
 
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward, next_obs, terminated) -> torch.Tensor:
-        """Add one transition, or a batch of them (leading dimension = number of transitions).
-        Returns the slots written."""
+    # ---- writing ----------------------------------------------------------------------------
+    def add(self, obs, action, reward, next_obs, terminated, truncated=False) -> torch.Tensor:
+        """Add one transition or a batch (leading dimension); returns the slots of their start."""
         # np.array copies: arrays from other processes (e.g. Ray's zero-copy buffers) may be read-only,
         # which torch.as_tensor warns about.
-        tensor = lambda x: torch.as_tensor(np.array(x, dtype=np.float32), device=self.device)
-        obs = tensor(obs).reshape(-1, self.obs.shape[1])
-        n = obs.shape[0]
-        idx = (self.ptr + torch.arange(n)) % self.capacity
-        self.obs[idx] = obs
-        self.action[idx] = tensor(action).reshape(n, -1)
-        self.reward[idx] = tensor(reward).reshape(n, 1)
-        self.next_obs[idx] = tensor(next_obs).reshape(n, -1)
-        self.not_done[idx] = 1.0 - tensor(terminated).reshape(n, 1)
-        self.ptr = (self.ptr + n) % self.capacity
-        self.size = min(self.size + n, self.capacity)
+        tensor = lambda x, dtype=np.float32: torch.as_tensor(np.array(x, dtype=dtype), device=self.device)
+        obs_dtype = np.dtype(self.spec.dtype)
+        obs = tensor(obs, obs_dtype).reshape(-1, *self.spec.shape)
+        m = obs.shape[0]
+        next_obs = tensor(next_obs, obs_dtype).reshape(m, *self.spec.shape)
+        action = tensor(action).reshape(m, -1)
+        reward = tensor(reward).reshape(m, 1)
+        not_terminal = 1.0 - tensor(terminated).reshape(m, 1)
+        ends = tensor(np.logical_or(np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool)),
+                      bool).reshape(-1).expand(m)
+        if self.stacked:
+            return torch.tensor([self._add_stacked(obs[i], action[i], reward[i], next_obs[i], not_terminal[i],
+                                                   bool(ends[i])) for i in range(m)], device=self.device)
+        idx = (self.ptr + torch.arange(m, device=self.device)) % self.capacity
+        self._unready(idx)
+        self.obs[idx], self.next_obs[idx], self.action[idx] = obs, next_obs, action
+        self.reward[idx], self.not_terminal[idx], self.ends[idx] = reward, not_terminal, ends
+        self.ptr = (self.ptr + m) % self.capacity
+        self.size = min(self.size + m, self.capacity)
+        if self.n_step == 1:  # every transition is complete as it arrives
+            self._make_ready(idx)
+        else:
+            for i, slot in enumerate(idx.tolist()):
+                self._advance_window(slot, bool(ends[i]))
         return idx
+
+    def _add_stacked(self, obs, action, reward, next_obs, not_terminal, ends: bool) -> int:
+        if self._current is None:  # an episode starts: its first observation gets a slot
+            self._current = self._write_frame(obs, 0)
+        c = self._current
+        self.action[c], self.reward[c], self.not_terminal[c], self.ends[c] = action, reward, not_terminal, ends
+        nxt = self._write_frame(next_obs, min(int(self.position[c]) + 1, self.spec.frame_stack))
+        self._current = None if ends else nxt  # after an episode's end, `nxt` is its final observation
+        self._advance_window(c, ends)
+        return c
+
+    def _write_frame(self, obs: torch.Tensor, position: int) -> int:
+        p, k = self.ptr, self.spec.frame_stack
+        # Overwriting slot p breaks the stacks that read it: p itself and the k-1 slots after it.
+        self._unready((p + torch.arange(k, device=self.device)) % self.capacity)
+        self.frames[p] = obs[-self.spec.frame_shape[0]:]  # the newest frame of the stack
+        self.position[p] = position
+        self.ends[p] = False
+        self.ptr = (p + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+        return p
+
+    def _advance_window(self, slot: int, ends: bool) -> None:
+        """Transition `slot` was written: windows of n transitions (or up to the episode's end) close."""
+        self._pending.append(slot)
+        if ends:
+            closed, self._pending = self._pending, []
+        elif len(self._pending) == self.n_step:
+            closed, self._pending = self._pending[:1], self._pending[1:]
+        else:
+            return
+        self._make_ready(torch.tensor(closed, device=self.device))
+
+    def _make_ready(self, idx: torch.Tensor) -> None:
+        self.ready[idx] = True
+
+    def _unready(self, idx: torch.Tensor) -> None:
+        self.ready[idx] = False
+
+    # ---- reading ----------------------------------------------------------------------------
+    def ready_indices(self) -> torch.Tensor:
+        """Slots a transition can be sampled from, in slot order."""
+        return torch.nonzero(self.ready[: self.size]).squeeze(-1)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         if self.size == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
         idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=generator)
-        return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.not_done[idx])
+        if not (self.n_step == 1 and not self.stacked):  # there, every written slot is ready
+            for _ in range(1000):  # uniform over ready slots: redraw the others
+                bad = ~self.ready[idx]
+                if not bad.any():
+                    break
+                idx[bad] = torch.randint(0, self.size, (int(bad.sum()),), device=self.device, generator=generator)
+            else:
+                raise RuntimeError("the replay holds no complete transition to sample yet")
+        return self.gather(idx)
 
     def gather(self, idx: torch.Tensor) -> Batch:
-        """The transitions at the given slots (e.g. a fixed evaluation set)."""
-        return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.not_done[idx])
+        """The transitions starting at the given (ready) slots."""
+        idx = idx.to(self.device)
+        if self.n_step == 1:
+            reward, discount, steps = self.reward[idx], self.gamma * self.not_terminal[idx], 1
+            last = idx
+        else:
+            reward, steps, last, discount = self._n_step(idx)
+        obs = self._stack(idx) if self.stacked else self.obs[idx]
+        if self.stacked:
+            next_obs = self._stack((idx + steps) % self.capacity)
+        else:
+            next_obs = self.next_obs[last]
+        return Batch(obs, self.action[idx], reward, next_obs, discount)
 
-    # Checkpointing: only the filled part travels.
+    def _n_step(self, idx: torch.Tensor):
+        """Discounted reward sums over up to n transitions of the same episode from each slot."""
+        offsets = torch.arange(self.n_step, device=self.device)
+        window = (idx.unsqueeze(1) + offsets) % self.capacity  # (B, n)
+        ends = self.ends[window].float()
+        # alive[:, j] = 1 while no transition before j ended the episode
+        alive = torch.cumprod(torch.cat([torch.ones_like(ends[:, :1]), 1.0 - ends[:, :-1]], 1), 1)
+        powers = self.gamma ** offsets.to(torch.float32)
+        reward = (alive * powers * self.reward[window].squeeze(-1)).sum(1, keepdim=True)
+        steps = alive.sum(1).long()  # m: transitions summed
+        last = (idx + steps - 1) % self.capacity
+        discount = (self.gamma ** steps.to(torch.float32)).unsqueeze(1) * self.not_terminal[last]
+        return reward, steps, last, discount
+
+    def _stack(self, slots: torch.Tensor) -> torch.Tensor:
+        """(B, k*C, ...) stacks ending at `slots`, the episode's first frame repeated before it."""
+        k = self.spec.frame_stack
+        back = torch.arange(k - 1, -1, -1, device=self.device)  # k-1, ..., 0 frames before the slot
+        back = torch.minimum(back.unsqueeze(0), self.position[slots].unsqueeze(1))
+        frames = self.frames[(slots.unsqueeze(1) - back) % self.capacity]  # (B, k, C, ...)
+        return frames.reshape(slots.shape[0], *self.spec.shape)
+
+    # ---- checkpointing: only the written part travels ------------------------------------------
+    def _arrays(self) -> tuple[str, ...]:
+        obs = ("frames", "position") if self.stacked else ("obs", "next_obs")
+        return obs + ("action", "reward", "not_terminal", "ends", "ready")
+
     def state_dict(self) -> dict:
         n = self.size
-        return {"obs": self.obs[:n].cpu(), "action": self.action[:n].cpu(), "reward": self.reward[:n].cpu(),
-                "next_obs": self.next_obs[:n].cpu(), "not_done": self.not_done[:n].cpu(),
-                "ptr": self.ptr, "size": self.size, "capacity": self.capacity}
+        return {**{name: getattr(self, name)[:n].cpu() for name in self._arrays()},
+                "ptr": self.ptr, "size": self.size, "capacity": self.capacity, "pending": list(self._pending),
+                "current": self._current}
 
     def load_state_dict(self, state: dict) -> None:
         if state["capacity"] != self.capacity:
             raise ValueError(f"replay capacity {state['capacity']} in checkpoint != configured {self.capacity}")
         n = state["size"]
-        for name in ("obs", "action", "reward", "next_obs", "not_done"):
+        for name in self._arrays():
             getattr(self, name)[:n] = state[name].to(self.device)
         self.ptr, self.size = state["ptr"], n
+        self._pending, self._current = list(state["pending"]), state["current"]
 
 
 class SumTree:
@@ -118,31 +263,26 @@ class SumTree:
         return (node - self.size).clamp_max(self.capacity - 1)
 
 
-class PrioritizedBatch(NamedTuple):
-    batch: Batch
-    indices: torch.Tensor  # replay slots, for the priority update
-    weights: torch.Tensor  # (B, 1) importance-sampling weights, max 1
-
-
 class PrioritizedReplayBuffer(ReplayBuffer):
     """Proportional prioritized replay (Schaul et al. 2016), as Ape-X uses it.
 
-    P(i) = p_i^alpha / sum_k p_k^alpha with p_i = |TD error| + eps; new transitions get the largest
-    priority seen so far, so each is replayed at least once with high probability. Importance
-    weights w_i = (N P(i))^-beta, divided by their maximum over the batch (Schaul et al.'s
-    normalization), correct the bias; beta is annealed from `beta` to 1 by the caller
-    (`set_beta`). Sampling is stratified: one draw from each of B equal slices of the total mass.
+    P(i) = p_i^alpha / sum_k p_k^alpha with p_i = |TD error| + eps; a transition gets the largest
+    priority seen so far once it can be sampled (zero before, and again once overwritten), so each
+    is replayed at least once with high probability. Importance weights w_i = (N P(i))^-beta,
+    divided by their maximum over the batch (Schaul et al.'s normalization), correct the bias; beta
+    is annealed from `beta` to 1 by the caller (`set_beta`). Sampling is stratified: one draw from
+    each of B equal slices of the total mass. A batch carries `weights` and `indices`.
     """
 
-    def __init__(self, obs_dim: int, action_dim: int, capacity: int, device: torch.device | str = "cpu",
-                 alpha: float = 0.6, beta: float = 0.4, eps: float = 1e-6):
-        super().__init__(obs_dim, action_dim, capacity, device)
+    def __init__(self, spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str = "cpu",
+                 gamma: float = 0.99, n_step: int = 1, alpha: float = 0.6, beta: float = 0.4, eps: float = 1e-6):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha={alpha!r} is invalid: expected a number in [0, 1]")
         self.alpha, self.beta, self.eps = alpha, beta, eps
-        self.tree = SumTree(self.capacity, self.device)
+        self.tree = SumTree(capacity, device)
         # Kept on the device, so that neither adding nor updating priorities waits for it.
-        self._max_priority = torch.ones((), dtype=torch.float64, device=self.device)
+        self._max_priority = torch.ones((), dtype=torch.float64, device=torch.device(device))
+        super().__init__(spec, action_dim, capacity, device, gamma, n_step)
 
     @property
     def max_priority(self) -> float:
@@ -151,12 +291,16 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def set_beta(self, beta: float) -> None:
         self.beta = float(min(1.0, max(0.0, beta)))
 
-    def add(self, obs, action, reward, next_obs, terminated) -> torch.Tensor:
-        idx = super().add(obs, action, reward, next_obs, terminated)
+    def _make_ready(self, idx: torch.Tensor) -> None:
+        super()._make_ready(idx)
         self.tree.update(idx, self._max_priority.pow(self.alpha).expand(len(idx)))
-        return idx
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> PrioritizedBatch:
+    def _unready(self, idx: torch.Tensor) -> None:
+        if self.ready[idx].any():
+            self.tree.update(idx, torch.zeros(len(idx), dtype=torch.float64, device=self.device))
+        super()._unready(idx)
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         if self.size == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
         total = self.tree.total
@@ -167,7 +311,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         prob = self.tree.priorities(idx) / total
         weights = (self.size * prob).pow(-self.beta)
         weights = (weights / weights.max()).to(torch.float32).unsqueeze(1)
-        return PrioritizedBatch(self.gather(idx), idx, weights)
+        return self.gather(idx)._replace(weights=weights, indices=idx)
 
     def update_priorities(self, indices: torch.Tensor, td_errors: torch.Tensor) -> None:
         priority = td_errors.detach().abs().to(torch.float64).reshape(-1) + self.eps
@@ -183,3 +327,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.tree.tree.copy_(state["tree"].to(self.device))
         self._max_priority = torch.as_tensor(state["max_priority"], dtype=torch.float64).to(self.device)
         self.beta = state["beta"]
+
+
+def make_replay(spec: ObsSpec, action_dim: int, capacity: int, device, *, gamma: float, n_step: int,
+                prioritized: bool = False, alpha: float = 0.6, beta: float = 0.4) -> ReplayBuffer:
+    """The replay a run's config asks for."""
+    if prioritized:
+        return PrioritizedReplayBuffer(spec, action_dim, capacity, device, gamma, n_step, alpha=alpha, beta=beta)
+    return ReplayBuffer(spec, action_dim, capacity, device, gamma, n_step)

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -28,9 +27,13 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 import torch
 
+from .agents import load_agent
 from .config import ConfigError, RunConfig, flatten
+from .io import atomic_torch_save, atomic_write, write_json as _write_json
 
-COLUMNS = ["run", "env", "algo", "seed", "step", "metric", "value"]
+# `step` is what the run counts (agent steps, or gradient steps under Ape-X); `frames` the
+# environment frames behind it (agent steps x action repeat), the DMC papers' x-axis.
+COLUMNS = ["run", "env", "algo", "seed", "step", "metric", "value", "frames"]
 FINAL_STATES = ("finished", "crashed")
 TABLES = ("evaluations", "metrics")
 
@@ -43,38 +46,6 @@ def default_results_dir(profile: str) -> Path:
     """results/<profile>/runs, or $RLCORE_RESULTS/<profile>/runs (tests point this elsewhere)."""
     base = Path(os.environ.get("RLCORE_RESULTS", repo_root() / "results"))
     return base / profile / "runs"
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _git_commit() -> str | None:
@@ -145,9 +116,11 @@ class RunStore:
         _write_json(self.path("manifest.json"), manifest)
 
     # ---- tables ---------------------------------------------------------------------------
-    def row(self, step: int, metric: str, value: float) -> dict[str, Any]:
+    def row(self, step: int, metric: str, value: float, frames: int | None = None) -> dict[str, Any]:
+        """One table row; `frames` defaults to the frames of `step` agent steps."""
         return {"run": self.cfg.run_id, "env": self.cfg.env.id, "algo": self.cfg.agent.algo,
-                "seed": self.cfg.seed, "step": int(step), "metric": metric, "value": float(value)}
+                "seed": self.cfg.seed, "step": int(step), "metric": metric, "value": float(value),
+                "frames": int(self.cfg.frames(step) if frames is None else frames)}
 
     def read_rows(self, table: str) -> list[dict[str, Any]]:
         p = self.path(f"{table}.csv")
@@ -214,26 +187,6 @@ def load_sweep(configs: Sequence[RunConfig], results_dir: str | Path, table: str
                config_columns: Sequence[str] = ()) -> pd.DataFrame:
     """`load_table` restricted to the runs of one sweep."""
     return load_table(results_dir, table, [c.run_id for c in configs], config_columns)
-
-
-def load_agent(run_dir: str | Path, device: torch.device | str = "cpu"):
-    """The final agent of a finished run, rebuilt from its config.json and agent.pt."""
-    from .agents import make_agent
-    from .envs import env_dims, make_env
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "agent.pt").exists():
-        raise FileNotFoundError(f"{run_dir / 'agent.pt'} does not exist: the run has not finished")
-    cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    env = make_env(cfg.env)
-    obs_dim, action_dim = env_dims(env)
-    env.close()
-    agent = make_agent(cfg.agent, obs_dim, action_dim, device, env_id=cfg.env.id)
-    saved = torch.load(run_dir / "agent.pt", map_location=device)
-    for name, module in agent.modules.items():
-        module.load_state_dict(saved["modules"][name])
-    agent._load_extra_state(saved["extra"])
-    return agent
 
 
 def default_tables_dir(profile: str) -> Path:

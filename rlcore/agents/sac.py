@@ -3,7 +3,8 @@
 Twin Q critics (one fused ensemble module), Polyak-averaged target critic, tanh-squashed Gaussian
 policy, temperature alpha tuned towards the target entropy -|A|. Inputs pass through the agent's
 feature extractor: the actor reads z_s, the critics read z_sa (raw [s, a] without OFENet); the
-bootstrapped target reads the target extractor's features of s'.
+bootstrapped target reads the target extractor's features of s'. Its own settings are
+`AgentConfig.sac` (temperature learning rate, initial value, target entropy).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import AgentConfig
+from ..config import AgentConfig, ConfigError
+from ..envs import ObsSpec
 from ..nets import build_trunk
 from ..replay import Batch
-from ..analysis.gradients import global_grad_norm
-from .common import Agent, critic_loss, make_adam, make_target, requires_grad, soft_update
+from .base import Agent, global_grad_norm, make_adam, make_target, requires_grad, soft_update
 
 # Bounds of the policy's log standard deviation, as in the SAC reference code.
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
@@ -49,70 +50,63 @@ class SquashedGaussianActor(torch.nn.Module):
         return torch.tanh(u), log_prob
 
 
+def flat_observations(algo: str, spec: ObsSpec) -> None:
+    """SAC and TD3 read flat state vectors (stacked frames of them included)."""
+    if len(spec.shape) != 1 or spec.dtype.kind != "f":
+        raise ConfigError("env.id", spec, f"an environment with flat float observations for agent.algo={algo!r} "
+                          "(image observations need a pixel agent)")
+
+
 class SAC(Agent):
-    def __init__(self, cfg: AgentConfig, obs_dim: int, action_dim: int, device: torch.device | str = "cpu",
+    def __init__(self, cfg: AgentConfig, spec: ObsSpec, action_dim: int, device: torch.device | str = "cpu",
                  env_id: str | None = None):
-        self.cfg, self.device = cfg, torch.device(device)
-        self.modules, self.optimizers = {}, {}
-        self._attach_extractor(cfg, obs_dim, action_dim, env_id)
-        features = self.extractor
+        flat_observations("sac", spec)
+        super().__init__(cfg, spec, action_dim, device, env_id)
+        own, features = cfg.sac, self.extractor
         self.actor = SquashedGaussianActor(cfg, features.state_dim, action_dim).to(self.device)
         self.critic = build_trunk(cfg.critic, features.state_action_dim, 1, n=2).to(self.device)
         self.critic_target = make_target(self.critic, cfg.sn_target)
-        self.log_alpha = torch.tensor(math.log(cfg.init_alpha), device=self.device, requires_grad=True)
-        self.target_entropy = -float(action_dim) if cfg.target_entropy is None else float(cfg.target_entropy)
+        self.log_alpha = torch.tensor(math.log(own.init_alpha), device=self.device, requires_grad=True)
+        self.target_entropy = -float(action_dim) if own.target_entropy is None else float(own.target_entropy)
 
         self.modules.update(actor=self.actor, critic=self.critic, critic_target=self.critic_target)
         self.optimizers.update(actor=make_adam(self.actor.parameters(), cfg.actor_lr),
                                critic=make_adam(self.critic.parameters(), cfg.critic_lr),
-                               alpha=make_adam([self.log_alpha], cfg.alpha_lr))
-        self.updates = 0
+                               alpha=make_adam([self.log_alpha], own.alpha_lr))
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.detach().exp()
 
     @torch.no_grad()
-    def act_batch(self, obs: np.ndarray, explore: bool) -> np.ndarray:
-        """Actions for a batch of observations (N, obs_dim) -> (N, action_dim)."""
+    def act_batch(self, obs: np.ndarray, step: int, explore: bool) -> np.ndarray:
         self._train_mode(False)
-        obs = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
-        action, _ = self.actor(self.extractor.state_features(obs), deterministic=not explore)
+        action, _ = self.actor(self.state_features(self.observations(obs)), deterministic=not explore)
         return action.cpu().numpy()
 
-    def q_values(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """(2, B, 1) Q estimates of both critics."""
-        features = self.extractor
-        return self.critic(features.state_action_features(features.state_features(obs), action))
+    def next_value(self, b: Batch) -> torch.Tensor:
+        """min_j Q'_j(s', a') - alpha log pi(a'|s'), one a' ~ pi(.|s') (eq. 3's expectation, one sample)."""
+        target_features = self.extractor_target
+        z_next = target_features.state_features(b.next_obs)
+        next_action, next_log_prob = self.actor(z_next)
+        next_q = self.critic_target(target_features.state_action_features(z_next, next_action)).min(dim=0).values
+        return next_q - self.alpha * next_log_prob
 
-    def update(self, b: Batch, diagnostics: bool = False, weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """One gradient step on critics, actor and temperature. Returns detached tensors (no host sync)."""
-        self._train_mode(True)
-        cfg, features, target_features = self.cfg, self.extractor, self.extractor_target
-        alpha = self.log_alpha.detach().exp()
+    def update_critic(self, b: Batch, z_s: torch.Tensor, metrics: dict, grad_norms: bool) -> torch.Tensor:
+        return self.critic_step(b, z_s, metrics, grad_norms)
 
-        with torch.no_grad():
-            z_s = features.state_features(b.obs)
-            z_sa = features.state_action_features(z_s, b.action)
-            z_next = target_features.state_features(b.next_obs)
-            next_action, next_log_prob = self.actor(z_next)
-            next_q = self.critic_target(target_features.state_action_features(z_next, next_action)).min(dim=0).values
-            target_q = b.reward + cfg.gamma * b.not_done * (next_q - alpha * next_log_prob)
-        q = self.critic(z_sa)
-        loss_q = critic_loss(q, target_q, cfg.critic_loss, weights)
-        # |TD error| per transition, averaged over the critics: the new priorities under prioritized replay.
-        self.td_errors = (q.detach() - target_q).abs().mean(0).squeeze(-1)
-        self.optimizers["critic"].zero_grad(set_to_none=True)
-        loss_q.backward()
-        if diagnostics:
-            critic_grad_norm = global_grad_norm(self.critic)
-        self.optimizers["critic"].step()
-
-        # Policy step through a frozen critic: no weight gradients are computed for it.
+    def update_actor(self, b: Batch, z_s: torch.Tensor, metrics: dict, grad_norms: bool) -> None:
+        """Policy step through a frozen critic (no weight gradients for it), then the temperature,
+        then the target critic."""
+        alpha = self.alpha
         requires_grad(self.critic, False)
         action, log_prob = self.actor(z_s)
-        q_pi = self.critic(features.state_action_features(z_s, action)).min(dim=0).values
+        q_pi = self.critic(self.critic_features(b.obs, action, z_s)).min(dim=0).values
         loss_pi = (alpha * log_prob - q_pi).mean()
         self.optimizers["actor"].zero_grad(set_to_none=True)
         loss_pi.backward()
-        if diagnostics:
-            actor_grad_norm = global_grad_norm(self.actor)
+        if grad_norms:  # global L2 norm before the optimiser step (no clipping anywhere)
+            metrics["actor_grad_norm"] = global_grad_norm(self.actor)
         self.optimizers["actor"].step()
         requires_grad(self.critic, True)
 
@@ -121,19 +115,14 @@ class SAC(Agent):
         loss_alpha.backward()
         self.optimizers["alpha"].step()
 
-        soft_update(self.critic_target, self.critic, cfg.tau)
-        self.updates += 1
-        metrics = {"critic_loss": loss_q.detach(), "actor_loss": loss_pi.detach(), "alpha": alpha,
-                   "alpha_loss": loss_alpha.detach(), "q_mean": q.detach().mean(),
-                   "entropy": -log_prob.detach().mean()}
-        if diagnostics:  # global L2 norms before the optimiser step (no clipping anywhere)
-            metrics.update(critic_grad_norm=critic_grad_norm, actor_grad_norm=actor_grad_norm)
-        return metrics
+        soft_update(self.critic_target, self.critic, self.cfg.tau)
+        metrics.update(actor_loss=loss_pi.detach(), alpha=alpha, alpha_loss=loss_alpha.detach(),
+                       entropy=-log_prob.detach().mean())
 
-    def _extra_state(self) -> dict:
-        return {"log_alpha": self.log_alpha.detach().cpu(), "updates": self.updates}
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), "log_alpha": self.log_alpha.detach().cpu()}
 
-    def _load_extra_state(self, extra: dict) -> None:
+    def load_extra_state(self, extra: dict) -> None:
+        super().load_extra_state(extra)
         with torch.no_grad():
             self.log_alpha.copy_(extra["log_alpha"])
-        self.updates = extra["updates"]

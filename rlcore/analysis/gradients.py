@@ -1,14 +1,6 @@
-"""Global gradient norms (Bjorck et al. 2021 section 3.4, Fig 3): the L2 norm over all parameters of
-a network's gradient, before any clipping, kept on the device (no host sync)."""
+"""Global gradient norms (Bjorck et al. 2021 section 3.4, Fig 3). Agents measure them inside their
+update, between backward and the optimizer step, so the function lives with them."""
 
-from __future__ import annotations
+from ..agents.base import global_grad_norm
 
-import torch
-from torch import nn
-
-
-def global_grad_norm(module: nn.Module) -> torch.Tensor:
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return torch.zeros((), device=next(module.parameters()).device)
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+__all__ = ["global_grad_norm"]

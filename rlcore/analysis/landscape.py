@@ -1,9 +1,10 @@
 """Loss landscapes of a Q-network (Li et al. 2018; Ota et al. 2021 section 4.1 and A.3).
 
 The loss is the critic's TD loss of Ota eq. (2)-(3) with *frozen* targets:
-    J_Q(theta) = mean over stored transitions of 1/2 (Q_theta(s, a) - Q_hat(s, a))^2,
-where Q_hat = r + gamma * not_done * V_target(s') is computed once from the trained agent and stored
-with (s, a) (`td_dataset`). J_Q is then evaluated at theta* + alpha d1 + beta d2 for two random
+    J_Q(theta) = mean over stored transitions of l(Q_theta(s, a) - Q_hat(s, a)),
+with l the run's own critic loss (`agent.critic_loss`: 1/2 e^2 for "mse", Huber with delta 1 for
+"huber", which the Ota presets train with), and Q_hat = r + discount * V_target(s') the agent's own
+Bellman target, computed once from the trained agent and stored with (s, a) (`analysis.td_targets`). J_Q is then evaluated at theta* + alpha d1 + beta d2 for two random
 Gaussian directions, filter-normalized: each output unit's incoming weights in d are scaled to the
 norm of that unit's weights in theta* (a "filter" of a linear layer); biases and normalization
 parameters get zero directions (Li et al.'s setting). BatchNorm is in eval mode throughout.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -28,76 +28,35 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from ..agents import load_agent
+from ..device import resolve_device
+from ..io import atomic_write
 from ..nets import EnsembleLinear
+from .td_targets import TDTargets
 
 Params = dict[str, torch.Tensor]
 
 
-# ---- the data: frozen TD targets, and the Q-network's inputs -----------------------------------
-@dataclass
-class TDTargets:
-    """(s, a, Q_hat) for stored training transitions: what Ota A.3 keeps after training."""
-
-    obs: torch.Tensor
-    action: torch.Tensor
-    q_hat: torch.Tensor  # (N,)
-
-    def save(self, path: str | Path) -> Path:
-        from ..results import atomic_torch_save
-
-        atomic_torch_save({"obs": self.obs.cpu(), "action": self.action.cpu(), "q_hat": self.q_hat.cpu()}, path)
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | Path, device: torch.device | str = "cpu") -> "TDTargets":
-        d = torch.load(path, map_location=device)
-        return cls(d["obs"], d["action"], d["q_hat"])
+# ---- the data: the Q-network's inputs and frozen targets ---------------------------------------
+def td_loss(error: torch.Tensor, kind: str) -> torch.Tensor:
+    """Per-element TD loss of the error Q - Q_hat, written with `where` so it runs under vmap
+    (equal to `agents.base.td_loss_elements`)."""
+    if kind == "mse":
+        return 0.5 * error.square()
+    if kind == "huber":
+        magnitude = error.abs()
+        return torch.where(magnitude <= 1.0, 0.5 * error.square(), magnitude - 0.5)
+    raise ValueError(f"loss={kind!r} is invalid: expected one of 'mse', 'huber'")
 
 
 @dataclass
 class TDData:
     inputs: torch.Tensor   # (N, d): what the Q-network reads, [s, a] or OFENet's z_sa
     targets: torch.Tensor  # (N,): Q_hat(s, a), frozen
+    loss: str = "mse"      # the per-element TD loss: the run's critic loss
 
     def __len__(self) -> int:
         return self.targets.shape[0]
-
-
-@torch.no_grad()
-def frozen_td_targets(agent, replay, max_transitions: int | None = 10_000, seed: int = 0,
-                      batch_size: int = 4096) -> TDTargets:
-    """Frozen TD targets for the transitions in `replay` (all of them, or a seeded uniform sample of
-    `max_transitions`). SAC: Q_hat = r + gamma (1 - d) (min_j Q'_j(s', a') - alpha log pi(a'|s')) with
-    one a' ~ pi(.|s') per transition (eq. 3's expectation estimated by one sample, as in training,
-    under a fixed seed); TD3: Q_hat = r + gamma (1 - d) min_j Q'_j(s', mu'(s')) (no smoothing noise)."""
-    n = len(replay)
-    if n == 0:
-        raise ValueError("replay is empty: there are no training transitions to build the TD loss from")
-    if max_transitions is None or max_transitions >= n:
-        index = torch.arange(n)
-    else:
-        generator = torch.Generator().manual_seed(seed)
-        index = torch.randperm(n, generator=generator)[:max_transitions].sort().values
-    devices = [agent.device] if agent.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):  # the caller's RNG streams are left as they were
-        torch.manual_seed(seed)  # the policy's sample of a' is part of the frozen targets
-        parts = [_frozen_target(agent, replay.gather(index[i:i + batch_size].to(replay.device)))
-                 for i in range(0, len(index), batch_size)]
-    return TDTargets(*(torch.cat(p) for p in zip(*parts)))
-
-
-def _frozen_target(agent, b):
-    cfg, target_features = agent.cfg, agent.extractor_target
-    agent._train_mode(False)
-    z_next = target_features.state_features(b.next_obs)
-    if cfg.algo == "sac":
-        next_action, next_log_prob = agent.actor(z_next)
-        next_v = agent.critic_target(target_features.state_action_features(z_next, next_action)).min(0).values
-        next_v = next_v - agent.log_alpha.exp() * next_log_prob
-    else:
-        next_action = agent.actor_target(z_next)
-        next_v = agent.critic_target(target_features.state_action_features(z_next, next_action)).min(0).values
-    return b.obs, b.action, (b.reward + cfg.gamma * b.not_done * next_v).squeeze(-1)
 
 
 @torch.no_grad()
@@ -105,16 +64,15 @@ def q_network_data(agent, targets: TDTargets, member: int = 0, batch_size: int =
     """(Q-network `member` as a standalone module in eval mode, its inputs and frozen targets).
 
     OFENet (if any) is frozen here: its features z_sa are computed once and become the data."""
-    agent._train_mode(False)
-    features = agent.extractor
+    agent.eval_mode()
     device = agent.device
-    inputs = torch.cat([features.state_action_features(features.state_features(targets.obs[i:i + batch_size].to(device)),
-                                                       targets.action[i:i + batch_size].to(device))
+    inputs = torch.cat([agent.critic_features(targets.obs[i:i + batch_size].to(device),
+                                              targets.action[i:i + batch_size].to(device))
                         for i in range(0, len(targets.q_hat), batch_size)])
     module = agent.critic.member(member).eval()
     for p in module.parameters():
         p.requires_grad_(True)
-    return module, TDData(inputs, targets.q_hat.to(device))
+    return module, TDData(inputs, targets.q_hat.to(device), targets.loss)
 
 
 # ---- directions -------------------------------------------------------------------------------
@@ -230,7 +188,7 @@ def evaluate_points(module: nn.Module, data: TDData, d1: Params, d2: Params | No
     if method == "vmap":
         def point_sse(a, b, x, y):
             params = {k: base[k] + a * d1[k] + b * d2[k] for k in base}
-            return (_q(module, params, buffers, x) - y).square().sum()
+            return td_loss(_q(module, params, buffers, x) - y, data.loss).sum()
 
         batched = torch.vmap(point_sse, in_dims=(0, 0, None, None))
         for i in range(0, len(data), batch_size):
@@ -238,7 +196,7 @@ def evaluate_points(module: nn.Module, data: TDData, d1: Params, d2: Params | No
             for start in range(0, coords.shape[0], chunk):
                 sse[start:start + chunk] += batched(coords[start:start + chunk, 0], coords[start:start + chunk, 1],
                                                     x, y).to(torch.float64)
-        return (0.5 * sse / len(data)).cpu()
+        return (sse / len(data)).cpu()
 
     first = _first_linear(module, data.inputs[:2].to(device))
     first_module = module.get_submodule(first) if first is not None else None
@@ -259,11 +217,11 @@ def evaluate_points(module: nn.Module, data: TDData, d1: Params, d2: Params | No
                 terms.update(a=a.view(k, 1, 1), b=b.view(k, 1, 1))
                 params = _stack_points(base, a, b, d1, d2)
                 q = functional_call(module, (params, _stack_points(buffers, a, b)), (x.expand(k, *x.shape),))
-                sse[start:start + chunk] += (q.reshape(k, -1) - y).square().sum(1, dtype=torch.float64)
+                sse[start:start + chunk] += td_loss(q.reshape(k, -1) - y, data.loss).sum(1, dtype=torch.float64)
     finally:
         if first_module is not None:
             del first_module.forward  # back to the class's forward
-    return (0.5 * sse / len(data)).cpu()
+    return (sse / len(data)).cpu()
 
 
 @torch.no_grad()
@@ -282,8 +240,8 @@ def evaluate_pointwise(module: nn.Module, data: TDData, d1: Params, d2: Params |
             for i in range(0, len(data), batch_size):
                 x = data.inputs[i:i + batch_size].to(p.device)
                 y = data.targets[i:i + batch_size].to(p.device)
-                sse += float((module(x).reshape(-1) - y).square().sum(dtype=torch.float64))
-            losses.append(0.5 * sse / len(data))
+                sse += float(td_loss(module(x).reshape(-1) - y, data.loss).sum(dtype=torch.float64))
+            losses.append(sse / len(data))
     finally:
         for k, p in params.items():
             p.copy_(base[k])
@@ -333,7 +291,7 @@ def hessian_top_eigenvalue(module: nn.Module, data: TDData, iterations: int = 50
         for i in range(0, len(data), batch_size):
             x = data.inputs[i:i + batch_size].to(params[0].device)
             y = data.targets[i:i + batch_size].to(params[0].device)
-            loss = 0.5 * (module(x).reshape(-1) - y).square().sum() / len(data)
+            loss = td_loss(module(x).reshape(-1) - y, data.loss).sum() / len(data)
             grads = torch.autograd.grad(loss, params, create_graph=True)
             dot = sum((g * u).sum() for g, u in zip(grads, v))
             for acc, h in zip(hv, torch.autograd.grad(dot, params)):
@@ -360,12 +318,7 @@ class Landscape:
     meta: dict = field(default_factory=dict)
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(asdict(self)))
-        os.replace(tmp, path)  # atomic
-        return path
+        return atomic_write(path, json.dumps(asdict(self)))
 
     @classmethod
     def load(cls, path: str | Path) -> "Landscape":
@@ -393,7 +346,7 @@ def loss_landscape(module: nn.Module, data: TDData, dims: int = 2, span: float =
         if hessian_iterations else None
     grid = losses.view(points, points).tolist() if dims == 2 else losses.tolist()
     info = {"dims": dims, "span": span, "points": points, "seed": seed, "orthogonal": orthogonal,
-            "transitions": len(data), **(meta or {})}
+            "transitions": len(data), "loss": data.loss, **(meta or {})}
     return Landscape(axis=list(map(float, axis)), losses=grid, center_loss=center, loss_rise=rise,
                      hessian_top_eigenvalue=top, meta=info)
 
@@ -405,9 +358,6 @@ def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: fl
 
     Uses the run's saved final weights (agent.pt) and frozen TD targets (td_targets.pt); with
     `max_transitions` a seeded subsample of the stored transitions."""
-    from ..results import load_agent
-    from ..train import resolve_device
-
     run_dir = Path(run_dir)
     name = f"landscape_{dims}d_p{points}_r{span:g}_s{seed}_m{member}_n{max_transitions or 'all'}"
     # Options that change the result are part of the cache name too (only when not the defaults,
@@ -428,7 +378,7 @@ def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: fl
     targets = TDTargets.load(run_dir / "td_targets.pt", dev)
     if max_transitions is not None and max_transitions < len(targets.q_hat):
         keep = torch.randperm(len(targets.q_hat), generator=torch.Generator().manual_seed(seed))[:max_transitions]
-        targets = TDTargets(targets.obs[keep], targets.action[keep], targets.q_hat[keep])
+        targets = targets.subset(keep)
     module, data = q_network_data(agent, targets, member)
     result = loss_landscape(module, data, dims=dims, span=span, points=points, seed=seed,
                             hessian_iterations=hessian_iterations,

@@ -46,8 +46,6 @@ def critic_feature_rank(agent, obs: torch.Tensor, action: torch.Tensor, delta: f
     was_training = agent.critic.training
     agent.critic.eval()  # BatchNorm reads running statistics, as when evaluating the policy
     try:
-        features = agent.extractor
-        z_sa = features.state_action_features(features.state_features(obs), action)
-        return [int(v) for v in srank(agent.critic.features(z_sa), delta).cpu()]
+        return [int(v) for v in srank(agent.critic.features(agent.critic_features(obs, action)), delta).cpu()]
     finally:
         agent.critic.train(was_training)

@@ -46,25 +46,30 @@ class SpectralLinear(EnsembleLinear):
 
     sigma is estimated per member as `v^T W u` from vectors refined by power iteration:
     `power_iterations` steps in every forward pass in training mode (Miyato et al. use 1), none in
-    eval mode, so acting never changes the estimate. The gradient flows through W in both W and
-    sigma(W); u and v are buffers (no gradient), as in Miyato et al. and `torch.nn.utils.spectral_norm`.
+    eval mode, so acting and analysis never change the estimate. The gradient flows through W in
+    both W and sigma(W); u and v are buffers (no gradient), as in Miyato et al. and
+    `torch.nn.utils.spectral_norm`. The constructor starts u, v at the exact top singular vectors
+    of the initial weights (an SVD), so the first forward pass divides by sigma_max itself
+    (15 power-iteration steps, as before, left ||W / sigma||_2 at 1.012 for a 256 x 256 layer).
 
-    Target networks: a target copy is kept in eval mode (for BatchNorm), so `iterate_in_eval`
-    lets it run its own power iteration on its own (Polyak-averaged) weights, which is what a
-    deep-copied `torch.nn.utils.spectral_norm` target does in the DrQ code Bjorck et al. build on
-    (`AgentConfig.sn_target="own"`). With `sn_target="copy"` the target instead takes the online
-    network's u, v at every soft update and never iterates (see `agents.common.soft_update`).
+    Target networks are kept in eval mode (for BatchNorm), so a target that keeps its own u, v
+    (`owns_vectors`, `AgentConfig.sn_target="own"`, what a deep-copied `torch.nn.utils.spectral_norm`
+    target does in the DrQ code Bjorck et al. build on) is advanced explicitly, once per update,
+    by `Agent.advance_target_spectral_norms`; reading it (a TD target) changes nothing. With
+    `sn_target="copy"` the target takes the online u, v at every soft update instead
+    (see `agents.base.soft_update`).
     """
 
     def __init__(self, n: int, in_features: int, out_features: int, power_iterations: int = 1,
                  eps: float = 1e-12):
         super().__init__(n, in_features, out_features)
         self.power_iterations, self.eps = power_iterations, eps
-        self.iterate_in_eval = False
-        self.register_buffer("sn_u", F.normalize(torch.randn(n, out_features), dim=-1, eps=eps))
-        self.register_buffer("sn_v", F.normalize(torch.randn(n, in_features), dim=-1, eps=eps))
-        # Start from converged vectors, so the first forward pass already divides by ~sigma_max.
-        self.power_iterate(15)
+        self.owns_vectors = False
+        # weight is (n, in, out): its left singular vectors live in R^in (v), its right ones in R^out (u).
+        with torch.no_grad():
+            left, _, right_t = torch.linalg.svd(self.weight, full_matrices=False)
+        self.register_buffer("sn_u", F.normalize(right_t[:, 0, :].contiguous(), dim=-1, eps=eps))
+        self.register_buffer("sn_v", F.normalize(left[:, :, 0].contiguous(), dim=-1, eps=eps))
 
     @torch.no_grad()
     def power_iterate(self, steps: int) -> None:
@@ -87,7 +92,7 @@ class SpectralLinear(EnsembleLinear):
         return self.weight / self.sigma().view(-1, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training or self.iterate_in_eval:
+        if self.training:
             self.power_iterate(self.power_iterations)
         # x (W / sigma) computed as (x W) / sigma: the division touches the (B, out) output instead
         # of the (in, out) weight, in the forward and the backward pass alike.

@@ -16,10 +16,14 @@ row per head, as the OFENet code builds them as separate layers.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from torch import nn
 
 from .layers import EnsembleBatchNorm, EnsembleLayerNorm, EnsembleLinear
+
+if TYPE_CHECKING:  # pandas is imported by the table functions only: acting processes never load it
+    import pandas as pd
 
 COLUMNS = ["network", "layer", "input_units", "output_units", "members", "weights", "norm_params",
            "norm_stats", "parameters"]
@@ -69,6 +73,8 @@ def parameter_table(agent) -> pd.DataFrame:
     actor = agent.actor
     rows += layer_rows(actor.trunk, "actor", output_heads=getattr(actor, "output_heads", ()))
     rows += layer_rows(agent.critic, "critic")
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

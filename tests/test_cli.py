@@ -1,0 +1,214 @@
+"""rlcore.cli through `main(argv)`: train (and its cache), runs, sweep --grid, and the one-line errors.
+
+Every run is a few seconds of Pendulum-v1: 60 steps, 16-unit networks, 20-step episodes, no analysis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from rlcore.cli import main
+from rlcore.config import RunConfig
+from rlcore.results import repo_root
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TINY = {
+    "budget.total_steps": 60, "budget.warmup_steps": 20, "budget.eval_every": 30, "budget.eval_episodes": 1,
+    "budget.log_every": 10, "env.max_episode_steps": 20, "agent.batch_size": 16, "agent.actor.width": 16,
+    "agent.critic.width": 16, "budget.replay_size": 100, "budget.srank_samples": 0,
+    "budget.td_targets_samples": 0,
+}
+TINY_ARGS = [a for key, value in TINY.items() for a in ("--set", f"{key}={value}")]
+
+
+def train_argv(results_dir, *extra: str) -> list[str]:
+    return ["train", "--env", "Pendulum-v1", "--no-progress", "--results-dir", str(results_dir), *TINY_ARGS, *extra]
+
+
+def call(argv: list[str]) -> tuple[int, str, str]:
+    """main(argv) with stdout and stderr captured (usable outside a function-scoped capsys)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def snapshot(directory: Path) -> dict:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(directory.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny run trained through the CLI, shared by the tests below."""
+    results_dir = tmp_path_factory.mktemp("cli-results")
+    t0 = time.monotonic()
+    rc, out, err = call(train_argv(results_dir))
+    return {"dir": results_dir, "rc": rc, "out": out, "err": err, "elapsed": time.monotonic() - t0}
+
+
+# ---- train ----------------------------------------------------------------------------------------------
+def test_train_finishes_and_prints_its_status(trained):
+    assert trained["rc"] == 0, trained["err"]
+    status = json.loads(trained["out"])  # stdout is exactly one JSON document
+    assert status["state"] == "finished" and status["step"] == 60
+    run_dir = trained["dir"] / status["run"]
+    assert sorted(p.name for p in trained["dir"].iterdir()) == [status["run"]]
+    # The printed status is the stored one, and the run id is the stored config's.
+    stored = json.loads((run_dir / "status.json").read_text())
+    assert {k: v for k, v in status.items() if k != "run"} == stored
+    cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    assert cfg.run_id == status["run"] and status["run"].startswith("sac-Pendulum-v1-s0-")
+    # Every --set reached the config, over the smoke profile's defaults (its 200-step episode cap included).
+    flat = {"budget.total_steps": cfg.budget.total_steps, "budget.warmup_steps": cfg.budget.warmup_steps,
+            "budget.eval_every": cfg.budget.eval_every, "budget.eval_episodes": cfg.budget.eval_episodes,
+            "budget.log_every": cfg.budget.log_every, "env.max_episode_steps": cfg.env.max_episode_steps,
+            "agent.batch_size": cfg.agent.batch_size, "agent.actor.width": cfg.agent.actor.width,
+            "agent.critic.width": cfg.agent.critic.width, "budget.replay_size": cfg.budget.replay_size,
+            "budget.srank_samples": cfg.budget.srank_samples,
+            "budget.td_targets_samples": cfg.budget.td_targets_samples}
+    assert flat == TINY
+    assert (cfg.profile, cfg.env.id, cfg.agent.algo, cfg.seed) == ("smoke", "Pendulum-v1", "sac", 0)
+    evals = (run_dir / "evaluations.csv").read_text().splitlines()
+    assert {line.split(",")[4] for line in evals[1:]} == {"0", "30", "60"}  # step column
+
+
+def test_second_identical_train_returns_the_cached_run(trained):
+    assert trained["rc"] == 0
+    status = json.loads(trained["out"])
+    run_dir = trained["dir"] / status["run"]
+    before = snapshot(run_dir)
+    t0 = time.monotonic()
+    rc, out, err = call(train_argv(trained["dir"]))
+    elapsed = time.monotonic() - t0
+    assert rc == 0, err
+    assert json.loads(out) == status
+    assert snapshot(run_dir) == before, "a finished run was computed again"
+    assert elapsed < min(5.0, trained["elapsed"]), (elapsed, trained["elapsed"])
+
+
+def test_another_seed_is_another_run(trained, tmp_path):
+    rc, out, _ = call(train_argv(tmp_path, "--seed", "1", "--set", "budget.total_steps=30",
+                                 "--set", "budget.eval_every=30"))
+    assert rc == 0
+    status = json.loads(out)
+    assert status["run"].startswith("sac-Pendulum-v1-s1-") and status["step"] == 30
+    assert status["run"] != json.loads(trained["out"])["run"]
+
+
+# ---- runs -----------------------------------------------------------------------------------------------
+def test_runs_lists_the_run(trained):
+    run_id = json.loads(trained["out"])["run"]
+    rc, out, err = call(["runs", "--results-dir", str(trained["dir"])])
+    assert rc == 0 and err == ""
+    header, *rows = out.strip().splitlines()
+    assert header.split()[:4] == ["run", "state", "final_step", "agent.critic.width"]
+    assert len(rows) == 1
+    assert rows[0].split()[:4] == [run_id, "finished", "60", "16"]
+
+
+def test_runs_of_an_empty_directory(tmp_path):
+    rc, out, _ = call(["runs", "--results-dir", str(tmp_path / "nothing-here")])
+    assert rc == 0 and out.strip() == "no runs"
+
+
+# ---- sweep ----------------------------------------------------------------------------------------------
+def test_sweep_grid_runs_one_run_per_value(tmp_path, capsys):
+    argv = ["sweep", "--env", "Pendulum-v1", "--no-progress", "--results-dir", str(tmp_path), *TINY_ARGS,
+            "--grid", "agent.critic.width=16,24"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"2 runs -> {tmp_path}"
+    run_dirs = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    assert len(run_dirs) == 2
+    widths = {}
+    for d in run_dirs:
+        cfg = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
+        widths[cfg.agent.critic.width] = d.name
+        assert cfg.agent.actor.width == 16 and cfg.budget.total_steps == 60
+        assert json.loads((d / "status.json").read_text())["state"] == "finished"
+    assert sorted(widths) == [16, 24]
+    # The summary table names both runs as finished.
+    for run_id in widths.values():
+        line = next(line for line in out.splitlines() if run_id in line)
+        assert "finished" in line
+    # A second sweep finds both finished and recomputes nothing.
+    before = {d.name: snapshot(d) for d in run_dirs}
+    assert main(argv) == 0
+    assert {d.name: snapshot(d) for d in run_dirs} == before
+    assert capsys.readouterr().out.count("finished") == 2
+
+
+# ---- errors: exit 2 and one line on stderr, before any work ------------------------------------------------
+def readme_error_example() -> str:
+    """The error line README.md shows under "Command line"."""
+    text = (repo_root() / "README.md").read_text()
+    found = re.findall(r"`(error: [^`]*)`", text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def one_error_line(capsys, argv, tmp_path) -> str:
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: ")
+    assert not os.listdir(tmp_path), "something was written although the command failed"
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--algo", "ppo"],
+    ["train", "--set", "agent.algo=ppo"],
+    ["sweep", "--algo", "ppo", "--grid", "seed=0,1"],
+], ids=["train --algo", "train --set", "sweep --algo"])
+def test_unknown_algorithm_is_the_readme_example(capsys, tmp_path, argv):
+    line = one_error_line(capsys, [*argv, "--results-dir", str(tmp_path), "--no-progress"], tmp_path)
+    assert line == "error: agent.algo='ppo' is invalid: expected one of 'sac', 'td3'"
+    assert line == readme_error_example()
+
+
+def test_unknown_field_names_the_dotted_path(capsys, tmp_path):
+    line = one_error_line(capsys, ["train", "--set", "agent.nosuch=1", "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith("error: agent.nosuch=1 is invalid")
+    # ... and lists the fields that do exist there.
+    assert "critic" in line and "batch_size" in line and "algo" in line
+
+
+def test_unknown_section_names_the_dotted_path(capsys, tmp_path):
+    line = one_error_line(capsys, ["train", "--set", "model.width=3", "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith("error: model.width=3 is invalid")
+
+
+def test_bad_value_names_the_field_and_range(capsys, tmp_path):
+    line = one_error_line(capsys, ["train", "--set", "agent.critic.width=0", "--results-dir", str(tmp_path)],
+                          tmp_path)
+    assert line == "error: agent.critic.width=0 is invalid: expected an integer >= 1"
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["train", "--set", "budget.total_steps"], "--set"),
+    (["sweep", "--grid", "agent.critic.width"], "--grid"),
+    (["sweep", "--experiment", "ota_size_sweep", "--param", "units"], "--param"),
+])
+def test_key_without_value_is_rejected(capsys, tmp_path, argv, flag):
+    line = one_error_line(capsys, [*argv, "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith(f"error: {flag}=")
+    assert "KEY=VALUE" in line
+
+
+def test_unknown_profile_lists_the_profiles(capsys, tmp_path):
+    line = one_error_line(capsys, ["train", "--profile", "huge", "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith("error: profile='huge' is invalid")
+    assert all(f"'{p}'" in line for p in ("smoke", "quick", "paper"))
