@@ -59,6 +59,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from rlcore.agents import make_agent
 from rlcore.config import AgentConfig, NetConfig
+from rlcore.envs import ObsSpec
 from rlcore.experiments import ota_ours_agent
 from rlcore.replay import ReplayBuffer
 
@@ -67,7 +68,7 @@ from rlcore.replay import ReplayBuffer
 def build_agent(cfg: AgentConfig, obs_dim: int, action_dim: int, device: torch.device,
                 env_id: str | None) -> tuple[object, int]:
     """The agent for `cfg`, and its trainable parameters (actor + critics (+ OFENet), no targets)."""
-    agent = make_agent(cfg, obs_dim, action_dim, device, env_id=env_id)
+    agent = make_agent(cfg, ObsSpec.flat(obs_dim), action_dim, device, env_id=env_id)
     modules = [agent.actor, agent.critic] + ([agent.extractor] if agent.learns_features else [])
     return agent, sum(p.numel() for m in modules for p in m.parameters())
 
@@ -75,7 +76,7 @@ def build_agent(cfg: AgentConfig, obs_dim: int, action_dim: int, device: torch.d
 def sampled_batches(obs_dim: int, action_dim: int, replay_size: int, batch_size: int, pool: int,
                     device: torch.device, rng: np.random.Generator) -> list:
     """`pool` batches sampled from a ReplayBuffer filled with `replay_size` random transitions."""
-    replay = ReplayBuffer(obs_dim, action_dim, replay_size, device)
+    replay = ReplayBuffer(ObsSpec.flat(obs_dim), action_dim, replay_size, device)
     replay.add(rng.standard_normal((replay_size, obs_dim)), rng.uniform(-1, 1, (replay_size, action_dim)),
                rng.standard_normal(replay_size), rng.standard_normal((replay_size, obs_dim)),
                rng.random(replay_size) < 0.01)
@@ -85,12 +86,12 @@ def sampled_batches(obs_dim: int, action_dim: int, replay_size: int, batch_size:
 def one_update(agent, batch, feature_batch, step: int, mark: Callable[[], None]) -> bool:
     """What rlcore/train.py runs per env step: OFENet's auxiliary step on its own batch (if the agent
     learns features), `mark()` (the benchmark splits its clock there), then the agent's update.
-    `step` is the update's index (today's agents count their own). Returns whether OFENet stepped."""
+    `step` is the update's index. Returns whether OFENet stepped."""
     learns = agent.learns_features
     if learns:
         agent.update_features(feature_batch)
     mark()
-    agent.update(batch)
+    agent.update(batch, step)
     return learns
 
 
@@ -285,7 +286,7 @@ def benchmark_row(suite: Suite, case: str, net: NetConfig, args, device: torch.d
     agent, params = build_agent(cfg, obs_dim, action_dim, device, suite.env_id)
     batches = sampled_batches(obs_dim, action_dim, args.replay_size, cfg.batch_size, args.batch_pool,
                               device, np.random.default_rng(args.seed))
-    updater = Updater(agent, batches, cfg.policy_delay if cfg.algo == "td3" else 1, device)
+    updater = Updater(agent, batches, cfg.td3.policy_delay if cfg.algo == "td3" else 1, device)
 
     warmup, iters = iterations(suite, args)
     for _ in range(math.ceil(warmup / updater.period)):

@@ -16,11 +16,11 @@ from typing import Any, Iterator
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yields a temporary path next to `path` to write to; renamed to `path` when the block succeeds,
-    removed when it raises. The temporary name keeps the suffix (matplotlib picks the format by it)."""
+    """Yields a temporary path next to `path` to write to (hidden, ending in .tmp); renamed to `path`
+    when the block succeeds, removed when it raises."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from .io import atomic_path
 from .results import repo_root
 
 
@@ -44,12 +45,9 @@ def stamp(fig: plt.Figure, text: str, fontsize: float = 7.0) -> plt.Figure:
 
 
 def save(fig: plt.Figure, name: str, figures_dir: str | Path) -> Path:
-    out = Path(figures_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.png"
-    tmp = out / f".{name}.tmp.png"
-    fig.savefig(tmp, bbox_inches="tight")
-    os.replace(tmp, path)  # atomic: a reader never sees half a PNG
+    path = Path(figures_dir) / f"{name}.png"
+    with atomic_path(path) as tmp:  # a reader never sees half a PNG
+        fig.savefig(tmp, format="png", bbox_inches="tight")
     return path
 
 

@@ -16,7 +16,7 @@ from torch.distributions.transforms import TanhTransform
 import rlcore.agents.sac
 import rlcore.agents.td3
 from rlcore.agents import SAC, TD3, make_agent
-from rlcore.agents.common import critic_loss, soft_update
+from rlcore.agents.base import critic_loss, soft_update
 from rlcore.agents.sac import LOG_STD_MAX, LOG_STD_MIN
 from rlcore.config import AgentConfig, ConfigError, NetConfig
 from rlcore.replay import Batch

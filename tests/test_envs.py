@@ -8,11 +8,20 @@ import pytest
 
 import rlcore.train
 from rlcore.config import ConfigError, EnvConfig
-from rlcore.envs import env_dims, make_env, make_vector_env, vector_final_obs
+from rlcore.envs import ObsSpec, env_spec, env_spec_of, make_env, make_vector_env, vector_final_obs
 from rlcore.replay import ReplayBuffer
 from rlcore.train import Trainer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _assert_flat_spec(e, obs_dim: int, action_dim: int) -> None:
+    """`env_spec` declares a flat float32 observation of `obs_dim` features, no frame stack."""
+    spec, adim = env_spec(e)
+    assert isinstance(spec, ObsSpec)
+    assert spec.shape == (obs_dim,) and spec.dtype == np.float32 and spec.frame_stack == 1
+    assert spec == ObsSpec.flat(obs_dim) and spec.flat_dim == obs_dim
+    assert adim == action_dim
 
 
 @pytest.mark.parametrize("env_id,dims", [
@@ -23,7 +32,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 ])
 def test_make_env_spaces_and_step(env_id, dims):
     e = make_env(env_id, seed=0)
-    assert env_dims(e) == dims
+    _assert_flat_spec(e, *dims)
     assert isinstance(e.action_space, gym.spaces.Box)
     np.testing.assert_array_equal(e.action_space.low, -np.ones(dims[1], np.float32))
     np.testing.assert_array_equal(e.action_space.high, np.ones(dims[1], np.float32))
@@ -37,14 +46,17 @@ def test_make_env_spaces_and_step(env_id, dims):
 
 def test_ant_v4_with_contact_forces_has_111_dim_obs():
     e = make_env(EnvConfig("Ant-v4", {"use_contact_forces": True}), seed=0)
-    assert env_dims(e) == (111, 8)
+    _assert_flat_spec(e, 111, 8)
     obs, _ = e.reset(seed=0)
     assert obs.shape == (111,)
     assert e.step(np.zeros(8, np.float32))[0].shape == (111,)
     # Without the flag Ant-v4 has the 27-dim observation: the kwarg really reached the constructor.
-    assert env_dims(make_env("Ant-v4")) == (27, 8)
+    _assert_flat_spec(make_env("Ant-v4"), 27, 8)
     # Keyword form of the same thing.
-    assert env_dims(make_env("Ant-v4", use_contact_forces=True)) == (111, 8)
+    _assert_flat_spec(make_env("Ant-v4", use_contact_forces=True), 111, 8)
+    # The spec of the environment a config describes, without keeping the environment.
+    assert env_spec_of(EnvConfig("Ant-v4", {"use_contact_forces": True})) == (ObsSpec.flat(111), 8)
+    assert env_spec_of(EnvConfig("Ant-v4")) == (ObsSpec.flat(27), 8)
 
 
 @pytest.mark.parametrize("env_id,high", [("Pendulum-v1", 2.0), ("InvertedPendulum-v4", 3.0)])
@@ -116,7 +128,7 @@ def test_discrete_action_env_is_rejected():
 
 def test_extra_kwargs_merge_into_env_config():
     e = make_env(EnvConfig("Ant-v4", max_episode_steps=3), use_contact_forces=True)
-    assert env_dims(e) == (111, 8)
+    _assert_flat_spec(e, 111, 8)
     e.reset(seed=0)
     flags = [e.step(np.zeros(8, np.float32))[3] for _ in range(3)]
     assert flags == [False, False, True]  # the max_episode_steps of the EnvConfig survived the merge
@@ -169,8 +181,8 @@ def test_time_limit_truncation_is_not_stored_as_terminal(monkeypatch, tmp_path, 
     replay, terminated, truncated = _train_and_record(monkeypatch, tmp_path, cfg)
     assert not terminated.any()
     assert truncated.sum() == 10
-    not_done = replay.not_done[:200, 0].numpy()
-    assert (not_done == 1.0).all()
+    not_terminal = replay.not_terminal[:200, 0].numpy()
+    assert (not_terminal == 1.0).all()
     # The stored next_obs of a truncation is the final obs, not the next episode's first obs.
     ends = np.flatnonzero(truncated)
     ends = ends[ends < 199]
@@ -188,8 +200,10 @@ def test_true_terminal_is_stored_and_truncation_is_not(monkeypatch, tmp_path, ti
     replay, terminated, truncated = _train_and_record(monkeypatch, tmp_path, cfg)
     assert terminated.sum() >= 2, "the test needs real terminals"
     assert (truncated & ~terminated).sum() >= 1, "the test needs pure truncations"
-    not_done = replay.not_done[:300, 0].numpy()
-    np.testing.assert_array_equal(not_done, 1.0 - terminated.astype(np.float32))
+    not_terminal = replay.not_terminal[:300, 0].numpy()
+    np.testing.assert_array_equal(not_terminal, 1.0 - terminated.astype(np.float32))
+    # Both kinds of episode end close the episode (no n-step sum or frame stack crosses them).
+    np.testing.assert_array_equal(replay.ends[:300].numpy(), terminated | truncated)
 
 
 # ---- vector env ----------------------------------------------------------------------------------------
@@ -209,7 +223,8 @@ def test_vector_env_same_step_autoreset_stores_true_final_obs():
 
     obs, _ = venv.reset(seed=seed)
     np.testing.assert_allclose(obs, np.stack(single_obs), rtol=1e-6)
-    replay = ReplayBuffer(4, 1, capacity=num_envs * steps)
+    _assert_flat_spec(venv, 4, 1)  # the vector env declares one env's spec
+    replay = ReplayBuffer(env_spec(venv)[0], 1, capacity=num_envs * steps)
     truth_obs, truth_next, truth_terminal = [], [], []
     n_done = 0
     rng = np.random.default_rng(0)
@@ -241,7 +256,7 @@ def test_vector_env_same_step_autoreset_stores_true_final_obs():
     assert len(replay) == num_envs * steps
     np.testing.assert_allclose(replay.obs.numpy(), np.stack(truth_obs), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(replay.next_obs.numpy(), np.stack(truth_next), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(replay.not_done[:, 0].numpy(), 1.0 - np.array(truth_terminal, np.float32))
+    np.testing.assert_array_equal(replay.not_terminal[:, 0].numpy(), 1.0 - np.array(truth_terminal, np.float32))
 
 
 def test_vector_final_obs_without_done_is_a_copy():

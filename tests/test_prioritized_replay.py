@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from rlcore.replay import PrioritizedBatch, PrioritizedReplayBuffer, ReplayBuffer, SumTree
+from rlcore.envs import ObsSpec
+from rlcore.hooks import Hook, hooks_for
+from rlcore.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer, SumTree
 from rlcore.train import Trainer, train
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+SPEC = ObsSpec.flat(3)
 
 
 def _tree_with(priorities, capacity=None) -> SumTree:
@@ -139,7 +143,7 @@ def _leaves(rb: PrioritizedReplayBuffer, n=None) -> np.ndarray:
 
 def test_new_transitions_get_the_current_max_priority():
     alpha, eps = 0.6, 1e-6
-    rb = PrioritizedReplayBuffer(3, 1, capacity=16, alpha=alpha, eps=eps)
+    rb = PrioritizedReplayBuffer(SPEC, 1, capacity=16, alpha=alpha, eps=eps)
     rb.add(*_transitions([0, 1, 2]))
     np.testing.assert_allclose(_leaves(rb, 3), [1.0, 1.0, 1.0])  # max priority starts at 1
     rb.update_priorities(torch.tensor([0, 1, 2]), torch.tensor([4.0, -0.5, 0.0]))
@@ -157,7 +161,7 @@ def test_new_transitions_get_the_current_max_priority():
 @pytest.mark.parametrize("alpha", [0.0, 0.6, 1.0])
 def test_priorities_are_abs_td_plus_eps_to_the_alpha(alpha):
     eps = 1e-3
-    rb = PrioritizedReplayBuffer(3, 1, capacity=8, alpha=alpha, eps=eps)
+    rb = PrioritizedReplayBuffer(SPEC, 1, capacity=8, alpha=alpha, eps=eps)
     rb.add(*_transitions(range(6)))
     td = torch.tensor([-2.0, 0.0, 0.3, 1.5, -0.01], dtype=torch.float32)
     idx = torch.tensor([0, 1, 2, 3, 5])
@@ -174,13 +178,13 @@ def test_priorities_are_abs_td_plus_eps_to_the_alpha(alpha):
 @pytest.mark.parametrize("beta", [0.0, 0.4, 1.0])
 def test_importance_weights_match_numpy_reference(beta):
     alpha, eps = 0.7, 1e-6
-    rb = PrioritizedReplayBuffer(3, 1, capacity=10, alpha=alpha, beta=beta, eps=eps)
+    rb = PrioritizedReplayBuffer(SPEC, 1, capacity=10, alpha=alpha, beta=beta, eps=eps)
     rb.add(*_transitions(range(6)))  # N = 6 of 10 slots filled
     td = np.array([0.1, 2.0, 0.5, 0.0, 5.0, 1.0])
     rb.update_priorities(torch.arange(6), torch.as_tensor(td))
     batch_size = 8
     out = rb.sample(batch_size, generator=torch.Generator().manual_seed(3))
-    assert isinstance(out, PrioritizedBatch)
+    assert isinstance(out, Batch) and out.indices is not None
 
     # Reference: stratified draws (one per equal slice of the mass), then w = (N P(i))^-beta / max_batch w.
     p = (np.abs(td) + eps) ** alpha
@@ -195,13 +199,13 @@ def test_importance_weights_match_numpy_reference(beta):
     np.testing.assert_allclose(out.weights.numpy()[:, 0], w, rtol=1e-6)
     assert out.weights.max().item() == pytest.approx(1.0)
     # The batch holds exactly the transitions at those slots.
-    np.testing.assert_array_equal(out.batch.reward[:, 0].numpy(), idx.astype(np.float32))
-    np.testing.assert_array_equal(out.batch.obs[:, 0].numpy(), idx.astype(np.float32))
+    np.testing.assert_array_equal(out.reward[:, 0].numpy(), idx.astype(np.float32))
+    np.testing.assert_array_equal(out.obs[:, 0].numpy(), idx.astype(np.float32))
 
 
 def test_sampling_frequencies_follow_priorities_and_stay_in_the_filled_part():
     alpha = 0.6
-    rb = PrioritizedReplayBuffer(3, 1, capacity=12, alpha=alpha)  # 12 slots, tree of 16 leaves
+    rb = PrioritizedReplayBuffer(SPEC, 1, capacity=12, alpha=alpha)  # 12 slots, tree of 16 leaves
     rb.add(*_transitions(range(7)))
     td = torch.tensor([0.0, 1.0, 4.0, 0.2, 9.0, 0.5, 2.0])
     rb.update_priorities(torch.arange(7), td)
@@ -216,7 +220,7 @@ def test_sampling_frequencies_follow_priorities_and_stay_in_the_filled_part():
 
 
 def test_alpha_zero_samples_uniformly_with_unit_weights():
-    rb = PrioritizedReplayBuffer(3, 1, capacity=8, alpha=0.0, beta=0.4)
+    rb = PrioritizedReplayBuffer(SPEC, 1, capacity=8, alpha=0.0, beta=0.4)
     rb.add(*_transitions(range(5)))
     rb.update_priorities(torch.arange(5), torch.tensor([0.0, 100.0, 0.01, 3.0, 1e4]))
     np.testing.assert_allclose(_leaves(rb, 5), 1.0)
@@ -230,7 +234,7 @@ def test_alpha_zero_samples_uniformly_with_unit_weights():
 
 
 def test_set_beta_clamps_and_changes_the_weights():
-    rb = PrioritizedReplayBuffer(3, 1, capacity=8, alpha=1.0, beta=0.4)
+    rb = PrioritizedReplayBuffer(SPEC, 1, capacity=8, alpha=1.0, beta=0.4)
     rb.add(*_transitions(range(4)))
     rb.update_priorities(torch.arange(4), torch.tensor([1.0, 2.0, 3.0, 4.0]))
     rb.set_beta(1.7)
@@ -248,7 +252,7 @@ def test_set_beta_clamps_and_changes_the_weights():
 
 def test_wraparound_overwrites_the_oldest_with_max_priority():
     alpha, eps = 0.5, 1e-6
-    rb = PrioritizedReplayBuffer(3, 1, capacity=5, alpha=alpha, eps=eps)  # 5 slots, tree of 8 leaves
+    rb = PrioritizedReplayBuffer(SPEC, 1, capacity=5, alpha=alpha, eps=eps)  # 5 slots, tree of 8 leaves
     rb.add(*_transitions(range(5)))
     rb.update_priorities(torch.arange(5), torch.tensor([0.01, 0.02, 3.0, 0.03, 0.04]))
     top = (3.0 + eps) ** alpha
@@ -271,24 +275,24 @@ def test_wraparound_overwrites_the_oldest_with_max_priority():
 
 
 def test_state_dict_round_trip_reproduces_sampling():
-    rb = PrioritizedReplayBuffer(3, 1, capacity=9, alpha=0.6, beta=0.5)
+    rb = PrioritizedReplayBuffer(SPEC, 1, capacity=9, alpha=0.6, beta=0.5)
     rb.add(*_transitions(range(7)))
     rb.update_priorities(torch.arange(7), torch.tensor([0.1, 5.0, 0.3, 2.0, 0.0, 1.0, 7.0]))
     rb.set_beta(0.8)
-    other = PrioritizedReplayBuffer(3, 1, capacity=9, alpha=0.6, beta=0.4)
+    other = PrioritizedReplayBuffer(SPEC, 1, capacity=9, alpha=0.6, beta=0.4)
     other.load_state_dict(rb.state_dict())
     assert other.max_priority == rb.max_priority and other.beta == 0.8 and len(other) == 7
     a = rb.sample(32, generator=torch.Generator().manual_seed(5))
     b = other.sample(32, generator=torch.Generator().manual_seed(5))
     assert torch.equal(a.indices, b.indices) and torch.equal(a.weights, b.weights)
-    assert torch.equal(a.batch.obs, b.batch.obs)
+    assert torch.equal(a.obs, b.obs)
 
 
 def test_empty_buffer_and_bad_alpha_are_rejected():
     with pytest.raises(RuntimeError, match="empty"):
-        PrioritizedReplayBuffer(3, 1, capacity=4).sample(2)
+        PrioritizedReplayBuffer(SPEC, 1, capacity=4).sample(2)
     with pytest.raises(ValueError, match="alpha"):
-        PrioritizedReplayBuffer(3, 1, capacity=4, alpha=1.5)
+        PrioritizedReplayBuffer(SPEC, 1, capacity=4, alpha=1.5)
 
 
 # ---- the trainer's use of it -------------------------------------------------------------------
@@ -299,17 +303,27 @@ def test_trainer_anneals_beta_linearly_to_one_and_updates_priorities(tmp_path, t
     beta0, total = 0.3, 200
     cfg = tiny_config("sac", total_steps=total, warmup_steps=64, eval_every=200, log_every=50).replace(
         **{"collect.replay": "prioritized", "collect.priority_beta": beta0, "collect.priority_alpha": 0.6})
-    steps, betas, updates = [], [], []
-    real_update, real_set_beta = Trainer._update, PrioritizedReplayBuffer.set_beta
+    steps, betas, updates, weighted = [], [], [], []
+    real_set_beta, real_sample = PrioritizedReplayBuffer.set_beta, Trainer.sample
     real_priorities = PrioritizedReplayBuffer.update_priorities
 
-    def spy_update(self, step, sums, counts):
-        steps.append(step)
-        return real_update(self, step, sums, counts)
+    class StepSpy(Hook):
+        name = "step_spy"
+
+        def before_update(self, trainer, step, request):
+            steps.append(step)
 
     def spy_set_beta(self, beta):
         betas.append(beta)
         return real_set_beta(self, beta)
+
+    def spy_sample(self):
+        batch = real_sample(self)
+        # The batch the agent's update gets carries the importance weights and the sampled slots.
+        assert batch.weights.shape == (cfg.agent.batch_size, 1) and batch.indices.shape == (cfg.agent.batch_size,)
+        assert (batch.weights > 0).all() and batch.weights.max().item() == pytest.approx(1.0)
+        weighted.append(len(batch.indices))
+        return batch
 
     def spy_priorities(self, indices, td_errors):
         assert indices.shape == (cfg.agent.batch_size,) and td_errors.shape == (cfg.agent.batch_size,)
@@ -320,13 +334,13 @@ def test_trainer_anneals_beta_linearly_to_one_and_updates_priorities(tmp_path, t
         np.testing.assert_allclose(self.tree.priorities(indices).numpy(), expected, rtol=1e-5)
         updates.append(len(indices))
 
-    monkeypatch.setattr(Trainer, "_update", spy_update)
     monkeypatch.setattr(PrioritizedReplayBuffer, "set_beta", spy_set_beta)
     monkeypatch.setattr(PrioritizedReplayBuffer, "update_priorities", spy_priorities)
-    status = train(cfg, tmp_path, progress=False)
+    monkeypatch.setattr(Trainer, "sample", spy_sample)
+    status = train(cfg, tmp_path, progress=False, hooks=[*hooks_for(cfg, learns_features=False), StepSpy()])
     assert status["state"] == "finished"
     assert steps == list(range(64, total + 1))  # one update per env step once the warm-up is over
-    assert len(betas) == len(steps) == len(updates)
+    assert len(betas) == len(steps) == len(updates) == len(weighted)
     np.testing.assert_allclose(betas, [beta0 + (1 - beta0) * min(1.0, s / total) for s in steps], rtol=1e-12)
     assert betas[0] < betas[-1] == 1.0
     assert all(b1 <= b2 for b1, b2 in zip(betas, betas[1:]))

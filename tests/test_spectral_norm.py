@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from rlcore.agents import make_agent
-from rlcore.agents.common import make_target, soft_update
+from rlcore.agents.base import make_target, soft_update
 from rlcore.config import NET_KINDS, AgentConfig, NetConfig
 from rlcore.nets import EnsembleBatchNorm, EnsembleLinear, SpectralLinear, build_trunk, spectral_layers
 from rlcore.replay import Batch
