@@ -201,7 +201,7 @@ def test_injected_hook_is_called_logged_and_checkpointed(tmp_path, tiny_config):
     # The first update runs once the warm-up's 100th step is stored, then one per step.
     assert seen.to_dict() == {0: 0.0, 100: 1.0, 200: 101.0}
     metrics = pd.read_csv(store.path("metrics.csv"))
-    assert (metrics.metric == "train_hook_updates").sum() == 2  # at steps 150 and 200
+    assert (metrics.metric == "train_hook_updates").sum() == 3  # at steps 100, 150 and 200
     assert {"srank_critic1", "srank_critic2"} <= set(evals.metric)  # the config's own hooks ran too
 
 
