@@ -191,7 +191,8 @@ class CountingHook(Hook):
 
 
 def test_injected_hook_is_called_logged_and_checkpointed(tmp_path, tiny_config):
-    cfg = tiny_config(total_steps=200, warmup_steps=100, eval_every=100, log_every=50, checkpoint_every=150)
+    cfg = tiny_config(total_steps=200, warmup_steps=100, eval_every=100, log_every=50, checkpoint_every=150,
+                      srank_samples=64)
     hooks = hooks_for(cfg, learns_features=False) + [CountingHook()]
     status = train(cfg, tmp_path, progress=False, hooks=hooks)
     assert status["state"] == "finished"
