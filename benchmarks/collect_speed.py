@@ -23,17 +23,17 @@ import torch
 from rlcore.agents import make_agent
 from rlcore.collect import Collector
 from rlcore.config import AgentConfig, CollectConfig, EnvConfig, RunConfig
-from rlcore.envs import env_dims, make_env
+from rlcore.envs import env_spec, make_env
 
 
 def serial_rate(env_cfg: EnvConfig, seconds: float) -> float:
     env = make_env(env_cfg, seed=0)
-    obs_dim, action_dim = env_dims(env)
-    agent = make_agent(AgentConfig(), obs_dim, action_dim)
+    spec, action_dim = env_spec(env)
+    agent = make_agent(AgentConfig(), spec, action_dim)
     obs, _ = env.reset(seed=0)
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        obs, _, terminated, truncated, _ = env.step(agent.act(obs, explore=True))
+        obs, _, terminated, truncated, _ = env.step(agent.act(obs, 0, explore=True))
         if terminated or truncated:
             obs, _ = env.reset()
         n += 1
@@ -44,8 +44,8 @@ def collector_rate(env_cfg: EnvConfig, backend: str, cores: int, envs: int, seco
     cfg = RunConfig(env=env_cfg, agent=AgentConfig(),
                     collect=CollectConfig(mode="apex", backend=backend, workers=cores, envs_per_worker=envs))
     env = make_env(env_cfg)
-    obs_dim, action_dim = env_dims(env)
-    agent = make_agent(cfg.agent, obs_dim, action_dim, env_id=env_cfg.id)
+    spec, action_dim = env_spec(env)
+    agent = make_agent(cfg.agent, spec, action_dim, env_id=env_cfg.id)
     state = {k: m.state_dict() for k, m in agent.acting_modules().items()}
     t_start = time.perf_counter()
     collector = Collector(cfg, state)

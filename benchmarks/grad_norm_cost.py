@@ -1,8 +1,8 @@
 """What logging gradient norms costs the update loop (Bjorck et al. 2021, Fig 3 instrument).
 
 The trainer asks the agent for the global L2 norms of the actor and critic gradients every
-`budget.grad_norm_every` updates (`agent.update(batch, diagnostics=True)`). This script times the
-same agent updating on the same pre-sampled batches with the diagnostics off, on every update,
+`budget.grad_norm_every` updates (`agent.update(batch, step, grad_norms=True)`, asked for by the `GradientNorms` hook). This script times the
+same agent updating on the same pre-sampled batches with the gradient norms off, on every update,
 and at the default interval, interleaving the three settings round by round so that drifts in the
 machine's speed hit all of them alike. It prints ms per update and the overhead against "off".
 
@@ -21,15 +21,16 @@ import torch
 
 from rlcore.agents import make_agent
 from rlcore.config import AgentConfig, BudgetConfig, NetConfig
+from rlcore.envs import ObsSpec
 from rlcore.replay import ReplayBuffer
 
 
 def timed_updates(agent, batches, every: int, start: int) -> float:
-    """Seconds per update over `batches`, asking for diagnostics as the trainer would."""
+    """Seconds per update over `batches`, asking for gradient norms as the GradientNorms hook would."""
     t0 = time.perf_counter()
     for i, batch in enumerate(batches):
         n = start + i + 1
-        agent.update(batch, diagnostics=every > 0 and n % every == 0)
+        agent.update(batch, n, grad_norms=every > 0 and n % every == 0)
     return (time.perf_counter() - t0) / len(batches)
 
 
@@ -47,7 +48,7 @@ def main() -> None:
     default_every = BudgetConfig.__dataclass_fields__["grad_norm_every"].default
     settings = {"off": 0, "every update": 1, f"every {default_every}": default_every}
     rng = np.random.default_rng(0)
-    replay = ReplayBuffer(args.obs_dim, args.action_dim, 10_000, "cpu")
+    replay = ReplayBuffer(ObsSpec.flat(args.obs_dim), args.action_dim, 10_000, "cpu")
     replay.add(rng.standard_normal((10_000, args.obs_dim)), rng.uniform(-1, 1, (10_000, args.action_dim)),
                rng.standard_normal(10_000), rng.standard_normal((10_000, args.obs_dim)), rng.random(10_000) < 0.01)
     torch.manual_seed(0)
@@ -59,7 +60,7 @@ def main() -> None:
     print(f"{'algo':5} {'grad norms':14} {'ms/update p50':>14} {'min':>8} {'max':>8} {'overhead':>9}")
     for algo in args.algos:
         spec = NetConfig(kind="mlp", width=args.width, depth=args.depth)
-        agent = make_agent(AgentConfig(algo=algo, actor=spec, critic=spec), args.obs_dim, args.action_dim, "cpu")
+        agent = make_agent(AgentConfig(algo=algo, actor=spec, critic=spec), ObsSpec.flat(args.obs_dim), args.action_dim, "cpu")
         timed_updates(agent, batches[:50], 0, 0)  # warm-up
         times = {name: [] for name in settings}
         for _ in range(args.rounds):

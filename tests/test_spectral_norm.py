@@ -1,7 +1,10 @@
-"""Spectral normalization (Bjorck et al. 2021): which layers, convergence of power iteration, when it
-iterates, gradients through sigma (checked against torch's own implementation), and target networks."""
+"""Spectral normalization (Bjorck et al. 2021): which layers, the exact initialization, convergence of
+power iteration, when it iterates, gradients through sigma (checked against torch's own
+implementation), and target networks (their u, v advance once per update, never when read)."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
@@ -10,9 +13,11 @@ from torch import nn
 
 from rlcore.agents import make_agent
 from rlcore.agents.base import make_target, soft_update
-from rlcore.config import NET_KINDS, AgentConfig, NetConfig
+from rlcore.analysis import frozen_td_targets
+from rlcore.config import NET_KINDS, AgentConfig, NetConfig, TD3Config
+from rlcore.envs import ObsSpec
 from rlcore.nets import EnsembleBatchNorm, EnsembleLinear, SpectralLinear, build_trunk, spectral_layers
-from rlcore.replay import Batch
+from rlcore.replay import Batch, ReplayBuffer
 
 OBS, ACT = 5, 2
 
@@ -53,6 +58,24 @@ def test_no_spectral_layers_without_spectral_norm(kind):
     net = build_trunk(NetConfig(kind=kind, width=8, depth=4), 6, 3, n=2)
     assert spectral_layers(net) == []
     assert all(type(m) is EnsembleLinear for m in linears(net))
+
+
+# ---- initialization ------------------------------------------------------------------------------
+@pytest.mark.parametrize("n,in_features,out_features", [(1, 7, 5), (2, 5, 9), (2, 256, 256), (3, 64, 32)])
+def test_construction_starts_at_unit_spectral_norm(n, in_features, out_features):
+    """u, v start at the exact top singular vectors (an SVD), so sigma is sigma_max from the first pass."""
+    torch.manual_seed(0)
+    layer = SpectralLinear(n, in_features, out_features)
+    with torch.no_grad():
+        norms = torch.linalg.matrix_norm(layer.effective_weight(), ord=2)
+        assert norms.shape == (n,)
+        assert (norms - 1).abs().max() <= 1e-5, norms
+        torch.testing.assert_close(layer.sigma().double(), spectral_norms(layer.weight), rtol=1e-5, atol=0)
+    assert torch.allclose(layer.sn_u.norm(dim=-1), torch.ones(n)) and torch.allclose(layer.sn_v.norm(dim=-1), torch.ones(n))
+    # already converged: a power-iteration step barely moves the estimate
+    sigma0 = layer.sigma().clone()
+    layer.power_iterate(1)
+    torch.testing.assert_close(layer.sigma(), sigma0, rtol=1e-5, atol=0)
 
 
 # ---- convergence ----------------------------------------------------------------------------------
@@ -223,18 +246,27 @@ def test_gradient_matches_finite_differences():
 def sn_agent(algo: str, sn_target: str, norm: str = "auto"):
     torch.manual_seed(0)
     net = NetConfig(width=16, depth=3, spectral_norm=True, norm=norm)
-    cfg = AgentConfig(algo=algo, actor=net, critic=net, batch_size=16, sn_target=sn_target, policy_delay=1)
-    return make_agent(cfg, OBS, ACT)
+    cfg = AgentConfig(algo=algo, actor=net, critic=net, batch_size=16, sn_target=sn_target,
+                      td3=TD3Config(policy_delay=1))
+    return make_agent(cfg, ObsSpec.flat(OBS), ACT)
 
 
 def random_batch(seed=0, n=16):
     g = torch.Generator().manual_seed(seed)
     return Batch(torch.randn(n, OBS, generator=g), torch.rand(n, ACT, generator=g) * 2 - 1,
-                 torch.randn(n, 1, generator=g), torch.randn(n, OBS, generator=g), torch.ones(n, 1))
+                 torch.randn(n, 1, generator=g), torch.randn(n, OBS, generator=g), 0.99 * torch.ones(n, 1))
 
 
 def vectors(module):
     return [(m.sn_u.clone(), m.sn_v.clone()) for m in spectral_layers(module)]
+
+
+def scramble_(module) -> None:
+    """Random unit u, v: far from converged, so one power-iteration step visibly moves them."""
+    with torch.no_grad():
+        for m in spectral_layers(module):
+            m.sn_u.copy_(nn.functional.normalize(torch.randn_like(m.sn_u), dim=-1))
+            m.sn_v.copy_(nn.functional.normalize(torch.randn_like(m.sn_v), dim=-1))
 
 
 def run(target: nn.Module) -> None:
@@ -250,37 +282,82 @@ def targets(agent):
     return pairs
 
 
+def same_state(a, b) -> bool:
+    """Nested state dicts (tensors, numbers, lists) are equal, every tensor bit for bit."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def snapshot(agent):
+    state = agent.state_dict()
+    return {k: copy.deepcopy(v) for k, v in state.items()}
+
+
 @pytest.mark.parametrize("algo", ["sac", "td3"])
-def test_own_mode_target_iterates_itself_and_is_not_overwritten(algo):
+def test_own_mode_target_advances_only_when_told_and_is_not_overwritten(algo):
     agent = sn_agent(algo, "own")
     for target, online in targets(agent):
         layers = spectral_layers(target)
-        assert layers and all(m.iterate_in_eval for m in layers)
-        assert not any(m.iterate_in_eval for m in spectral_layers(online))
+        assert layers and all(m.owns_vectors for m in layers)
+        assert not any(m.owns_vectors for m in spectral_layers(online))
         assert not target.training
-        with torch.no_grad():  # give the online vectors values the target must not receive
-            for m in spectral_layers(online):
-                m.sn_u.copy_(nn.functional.normalize(torch.randn_like(m.sn_u), dim=-1))
-                m.sn_v.copy_(nn.functional.normalize(torch.randn_like(m.sn_v), dim=-1))
-            for m in layers:
-                m.sn_u.copy_(nn.functional.normalize(torch.randn_like(m.sn_u), dim=-1))
-                m.sn_v.copy_(nn.functional.normalize(torch.randn_like(m.sn_v), dim=-1))
+        scramble_(online)  # online vectors the target must not receive
+        scramble_(target)
         before = vectors(target)
         soft_update(target, online, 0.5)
         for (u, v), m, src in zip(before, layers, spectral_layers(online)):
             assert torch.equal(m.sn_u, u) and torch.equal(m.sn_v, v)
             assert not torch.allclose(m.sn_u, src.sn_u)
+        # reading the target (eval mode) never iterates
         with torch.no_grad():
-            run(target)
+            for _ in range(3):
+                run(target)
         for (u, v), m in zip(before, layers):
-            assert not torch.allclose(m.sn_u, u) and not torch.allclose(m.sn_v, v)
+            assert torch.equal(m.sn_u, u) and torch.equal(m.sn_v, v)
+    # advance_target_spectral_norms: exactly one power-iteration step of every target layer ...
+    online_before = [vectors(online) for _, online in targets(agent)]
+    target_before = [vectors(target) for target, _ in targets(agent)]
+    expected = []
+    for target, _ in targets(agent):
+        reference = copy.deepcopy(target)
+        for m in spectral_layers(reference):
+            m.power_iterate(1)
+        expected.append(vectors(reference))
+    agent.advance_target_spectral_norms()
+    for (target, online), exp, t0, on0 in zip(targets(agent), expected, target_before, online_before):
+        for (u, v), (u0, v0), m in zip(exp, t0, spectral_layers(target)):
+            assert torch.equal(m.sn_u, u) and torch.equal(m.sn_v, v)
+            assert not torch.allclose(m.sn_u, u0) and not torch.allclose(m.sn_v, v0)
+        # ... and nothing of the online networks
+        for (u0, v0), (u1, v1) in zip(on0, vectors(online)):
+            assert torch.equal(u0, u1) and torch.equal(v0, v1)
 
 
 @pytest.mark.parametrize("algo", ["sac", "td3"])
-def test_own_mode_update_leaves_target_vectors_its_own(algo):
+def test_own_mode_update_advances_target_vectors_once(algo):
     agent = sn_agent(algo, "own")
     for i in range(3):
-        agent.update(random_batch(seed=i))
+        scramble_(agent.critic_target)  # so one step of power iteration is visible
+        reference = {name: copy.deepcopy(t) for name, t in (("critic", agent.critic_target),)}
+        if algo == "td3":
+            scramble_(agent.actor_target)
+            reference["actor"] = copy.deepcopy(agent.actor_target)
+        before = {name: vectors(t) for name, t in reference.items()}
+        for t in reference.values():  # one step on the pre-update target weights
+            for m in spectral_layers(t):
+                m.power_iterate(1)
+        agent.update(random_batch(seed=i), i)
+        for name, ref in reference.items():
+            live = getattr(agent, f"{name}_target")
+            for m, r, (u0, _) in zip(spectral_layers(live), spectral_layers(ref), before[name]):
+                torch.testing.assert_close(m.sn_u, r.sn_u, rtol=1e-6, atol=1e-7)
+                torch.testing.assert_close(m.sn_v, r.sn_v, rtol=1e-6, atol=1e-7)
+                assert not torch.allclose(m.sn_u, u0)  # it did move, once
     diffs = [not torch.allclose(t.sn_u, o.sn_u, atol=1e-7)
              for t, o in zip(spectral_layers(agent.critic_target), spectral_layers(agent.critic))]
     assert any(diffs)
@@ -294,11 +371,8 @@ def test_own_mode_update_leaves_target_vectors_its_own(algo):
 def test_copy_mode_copies_vectors_and_target_never_iterates(algo):
     agent = sn_agent(algo, "copy")
     for target, online in targets(agent):
-        assert all(not m.iterate_in_eval for m in spectral_layers(target))
-        with torch.no_grad():
-            for m in spectral_layers(online):
-                m.sn_u.copy_(nn.functional.normalize(torch.randn_like(m.sn_u), dim=-1))
-                m.sn_v.copy_(nn.functional.normalize(torch.randn_like(m.sn_v), dim=-1))
+        assert all(not m.owns_vectors for m in spectral_layers(target))
+        scramble_(online)
         soft_update(target, online, 0.5)
         for m, src in zip(spectral_layers(target), spectral_layers(online)):
             assert torch.equal(m.sn_u, src.sn_u) and torch.equal(m.sn_v, src.sn_v)
@@ -306,11 +380,12 @@ def test_copy_mode_copies_vectors_and_target_never_iterates(algo):
         with torch.no_grad():
             for _ in range(3):
                 run(target)
+        agent.advance_target_spectral_norms()  # nothing to advance: the target owns no vectors
         for (u, v), m in zip(before, spectral_layers(target)):
             assert torch.equal(m.sn_u, u) and torch.equal(m.sn_v, v)
     # Through the agent's own update: after every soft update the vectors are the online ones.
     for i in range(3):
-        agent.update(random_batch(seed=i))
+        agent.update(random_batch(seed=i), i)
         for target, online in targets(agent):
             for m, src in zip(spectral_layers(target), spectral_layers(online)):
                 assert torch.equal(m.sn_u, src.sn_u) and torch.equal(m.sn_v, src.sn_v)
@@ -320,7 +395,7 @@ def test_copy_mode_copies_vectors_and_target_never_iterates(algo):
 def test_soft_update_still_copies_batchnorm_statistics(sn_target):
     agent = sn_agent("sac", sn_target, norm="batchnorm")
     for i in range(2):
-        agent.update(random_batch(seed=i))
+        agent.update(random_batch(seed=i), i)
     online_bns = [m for m in agent.critic.modules() if isinstance(m, EnsembleBatchNorm)]
     target_bns = [m for m in agent.critic_target.modules() if isinstance(m, EnsembleBatchNorm)]
     assert online_bns and len(online_bns) == len(target_bns)
@@ -334,17 +409,66 @@ def test_soft_update_still_copies_batchnorm_statistics(sn_target):
 def test_make_target_flags_follow_mode():
     net = sn_net("bronet")
     own, copy_ = make_target(net, "own"), make_target(net, "copy")
-    assert all(m.iterate_in_eval for m in spectral_layers(own))
-    assert not any(m.iterate_in_eval for m in spectral_layers(copy_))
-    assert not any(m.iterate_in_eval for m in spectral_layers(net))
+    assert all(m.owns_vectors for m in spectral_layers(own))
+    assert not any(m.owns_vectors for m in spectral_layers(copy_))
+    assert not any(m.owns_vectors for m in spectral_layers(net))
     assert not own.training and not copy_.training
     assert all(not p.requires_grad for p in own.parameters())
 
 
 def test_sn_agent_acts_without_touching_vectors():
     agent = sn_agent("sac", "own")
+    scramble_(agent.actor)
     before = vectors(agent.actor) + vectors(agent.critic) + vectors(agent.critic_target)
-    agent.act(np.zeros(OBS, np.float32), explore=True)
+    agent.act(np.zeros(OBS, np.float32), 0, explore=True)
     after = vectors(agent.actor) + vectors(agent.critic) + vectors(agent.critic_target)
     for (u0, v0), (u1, v1) in zip(before, after):
         assert torch.equal(u0, u1) and torch.equal(v0, v1)
+
+
+@pytest.mark.parametrize("algo,norm", [("sac", "auto"), ("td3", "auto"), ("sac", "batchnorm")])
+def test_td_target_changes_no_state(algo, norm):
+    """Reading the Bellman target (eval mode) twice under one seed: the same numbers, and no buffer
+    or parameter of any module moved (own-mode target vectors included)."""
+    agent = sn_agent(algo, "own", norm=norm)
+    for i in range(2):
+        agent.update(random_batch(seed=i), i)
+    for target, _ in targets(agent):
+        scramble_(target)  # so a hidden power-iteration step could not go unnoticed
+    agent.eval_mode()
+    batch = random_batch(seed=5)
+    state = snapshot(agent)
+    torch.manual_seed(3)
+    first = agent.td_target(batch)
+    torch.manual_seed(3)
+    second = agent.td_target(batch)
+    assert torch.equal(first, second)
+    assert same_state(agent.state_dict(), state)
+    # the check has teeth: advancing the target's vectors changes both the state and the target
+    agent.advance_target_spectral_norms()
+    assert not same_state(agent.state_dict(), state)
+    torch.manual_seed(3)
+    assert not torch.equal(agent.td_target(batch), first)
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_frozen_td_targets_are_repeatable_and_change_no_state(algo):
+    """The reported bug: two calls differed by 6e-5 because the target's u, v advanced when read."""
+    agent = sn_agent(algo, "own")
+    for i in range(2):
+        agent.update(random_batch(seed=i), i)
+    for target, _ in targets(agent):
+        scramble_(target)
+    replay = ReplayBuffer(ObsSpec.flat(OBS), ACT, 64)
+    b = random_batch(seed=7, n=40)
+    terminated = (torch.arange(40) % 5 == 0).float()
+    replay.add(b.obs.numpy(), b.action.numpy(), b.reward.numpy(), b.next_obs.numpy(), terminated.numpy())
+    state = snapshot(agent)
+    first = frozen_td_targets(agent, replay, max_transitions=None, seed=2)
+    second = frozen_td_targets(agent, replay, max_transitions=None, seed=2)
+    assert torch.equal(first.q_hat, second.q_hat)
+    assert same_state(agent.state_dict(), state)
+    torch.testing.assert_close(first.q_hat[terminated == 1], b.reward[terminated == 1, 0])
+    # the targets do depend on the target's vectors: one step of them gives other numbers
+    agent.advance_target_spectral_norms()
+    assert not torch.equal(frozen_td_targets(agent, replay, max_transitions=None, seed=2).q_hat, first.q_hat)
