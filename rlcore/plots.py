@@ -113,6 +113,14 @@ def note_panel(ax: plt.Axes, lines: Sequence[str]) -> None:
 house_style()
 
 
+_LOSS_NAMES = {"mse": "1/2 squared TD error (mse)", "huber": "Huber TD loss, delta 1"}
+
+
+def loss_name(landscape) -> str:
+    """Which TD loss a landscape's J_Q is: the run's own critic loss (older landscapes: mse)."""
+    return _LOSS_NAMES.get(landscape.meta.get("loss", "mse"), landscape.meta.get("loss", "mse"))
+
+
 def loss_surface(landscape, title: str, log_scale: bool = True) -> plt.Figure:
     """A loss landscape (`analysis.Landscape`): contour and 3-D surface for 2-D, a line for 1-D,
     with the sharpness numbers beside it."""
@@ -124,7 +132,8 @@ def loss_surface(landscape, title: str, log_scale: bool = True) -> plt.Figure:
     label = "log10 J_Q" if log_scale else "J_Q"
     rise = ", ".join(f"r={r:g}: +{v:.3g}" for r, v in sorted(landscape.loss_rise.items()))
     eig = landscape.hessian_top_eigenvalue
-    notes = [f"J_Q at the trained weights: {landscape.center_loss:.4g}",
+    notes = [f"J_Q: {loss_name(landscape)}",
+             f"J_Q at the trained weights: {landscape.center_loss:.4g}",
              f"mean loss rise at radius {rise}" if rise else "",
              f"Hessian top eigenvalue: {eig:.4g}" if eig is not None else "",
              f"{landscape.meta.get('transitions', '?')} transitions, seed {landscape.meta.get('seed')}"]
@@ -167,7 +176,8 @@ def loss_lines(landscapes: dict, title: str, log_scale: bool = True) -> plt.Figu
         ax.plot(landscape.axis, np.log10(np.maximum(losses, 1e-12)) if log_scale else losses,
                 label=f"{label}: J_Q(0) = {landscape.center_loss:.3g}")
     ax.set_xlabel("alpha (filter-normalized direction)")
-    ax.set_ylabel("log10 J_Q" if log_scale else "J_Q")
+    losses_used = sorted({loss_name(landscape) for landscape in landscapes.values()})
+    ax.set_ylabel(("log10 J_Q" if log_scale else "J_Q") + f" ({'; '.join(losses_used)})", fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     return fig

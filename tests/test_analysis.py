@@ -22,7 +22,9 @@ from rlcore.analysis import (Landscape, TDData, TDTargets, critic_feature_rank, 
                              evaluate_points, frozen_td_targets, global_grad_norm, grid_coords,
                              hessian_top_eigenvalue, loss_landscape, loss_rise_at_radii, orthogonalize,
                              q_network_data, random_direction, run_landscape, srank, srank_from_singular_values)
-from rlcore.config import AgentConfig, NetConfig
+from rlcore.config import AgentConfig, NetConfig, SACConfig, TD3Config
+from rlcore.envs import ObsSpec
+from rlcore.hooks import EffectiveRank
 from rlcore.nets import EnsembleBatchNorm, EnsembleLayerNorm, EnsembleLinear, build_trunk, spectral_layers
 from rlcore.replay import Batch, ReplayBuffer
 from rlcore.results import load_agent
@@ -31,6 +33,8 @@ from rlcore.train import Trainer
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 OBS, ACT = 4, 2
+SPEC = ObsSpec.flat(OBS)
+GAMMA = AgentConfig().gamma
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
@@ -49,20 +53,21 @@ def matrix_with_singular_values(values, rows: int = 12, cols: int | None = None,
 def tiny_agent(algo: str, seed: int = 0, width: int = 16, **kw):
     torch.manual_seed(seed)
     net = kw.pop("net", NetConfig(width=width, depth=2))
-    return make_agent(AgentConfig(algo=algo, actor=net, critic=net, batch_size=16, **kw), OBS, ACT, "cpu")
+    return make_agent(AgentConfig(algo=algo, actor=net, critic=net, batch_size=16, **kw), SPEC, ACT, "cpu")
 
 
 def random_batch(n: int = 16, seed: int = 0) -> Batch:
+    """Random transitions, about a quarter of them terminal (discount = gamma * not_terminal)."""
     g = torch.Generator().manual_seed(seed)
-    not_done = (torch.rand(n, 1, generator=g) > 0.25).float()
+    not_terminal = (torch.rand(n, 1, generator=g) > 0.25).float()
     return Batch(torch.randn(n, OBS, generator=g), torch.rand(n, ACT, generator=g) * 2 - 1,
-                 torch.randn(n, 1, generator=g), torch.randn(n, OBS, generator=g), not_done)
+                 torch.randn(n, 1, generator=g), torch.randn(n, OBS, generator=g), GAMMA * not_terminal)
 
 
 def filled_replay(n: int = 40, seed: int = 0) -> ReplayBuffer:
     b = random_batch(n, seed)
-    replay = ReplayBuffer(OBS, ACT, 100)
-    replay.add(b.obs.numpy(), b.action.numpy(), b.reward.numpy(), b.next_obs.numpy(), (1 - b.not_done).numpy())
+    replay = ReplayBuffer(SPEC, ACT, 100, gamma=GAMMA)
+    replay.add(b.obs.numpy(), b.action.numpy(), b.reward.numpy(), b.next_obs.numpy(), (b.discount == 0).numpy())
     return replay
 
 

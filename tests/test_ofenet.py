@@ -12,7 +12,9 @@ import torch
 from torch import nn
 
 from rlcore.agents import make_agent
-from rlcore.config import AgentConfig, ConfigError, NetConfig, OFENetConfig
+from rlcore.config import AgentConfig, ConfigError, NetConfig, OFENetConfig, SACConfig, TD3Config
+from rlcore.envs import ObsSpec
+from rlcore.hooks import FeatureLearning, hooks_for
 from rlcore.nets import (EnsembleBatchNorm, EnsembleLinear, OFENet, RawInputs, make_extractor,
                          target_dims_for)
 from rlcore.replay import Batch
@@ -20,6 +22,7 @@ from rlcore.results import RunStore
 from rlcore.train import train
 
 OBS, ACT = 4, 2
+SPEC = ObsSpec.flat(OBS)
 
 
 def ofenet_cfg(**kw) -> OFENetConfig:
@@ -31,9 +34,9 @@ def ofenet_cfg(**kw) -> OFENetConfig:
 def make(algo="sac", seed=0, **ofenet_kw):
     torch.manual_seed(seed)
     net = NetConfig(width=16, depth=2)
-    cfg = AgentConfig(algo=algo, actor=net, critic=net, batch_size=32, policy_delay=1,
+    cfg = AgentConfig(algo=algo, actor=net, critic=net, batch_size=32, td3=TD3Config(policy_delay=1),
                       ofenet=ofenet_cfg(**ofenet_kw))
-    return make_agent(cfg, OBS, ACT, "cpu")
+    return make_agent(cfg, SPEC, ACT, "cpu")
 
 
 class LinearSystem:
@@ -50,7 +53,7 @@ class LinearSystem:
         s = torch.randn(n, OBS, generator=self.g)
         a = torch.rand(n, ACT, generator=self.g) * 2 - 1
         s_next = s @ self.A.T + a @ self.B.T
-        return Batch(s, a, torch.randn(n, 1, generator=self.g), s_next, torch.ones(n, 1))
+        return Batch(s, a, torch.randn(n, 1, generator=self.g), s_next, 0.99 * torch.ones(n, 1))
 
 
 def bn_stats(module: nn.Module) -> list[torch.Tensor]:
@@ -175,8 +178,8 @@ def test_batchnorm_trains_only_inside_auxiliary_loss(algo):
         if isinstance(m, nn.BatchNorm1d):
             m.register_forward_pre_hook(lambda module, args: seen.append(module.training))
 
-    agent.act(np.zeros(OBS, np.float32), explore=True)
-    agent.update(system.batch())
+    agent.act(np.zeros(OBS, np.float32), 0, explore=True)
+    agent.update(system.batch(), 0)
     assert same(stats0, bn_stats(ofenet)), "acting or the agent's update must not move OFENet's statistics"
     assert not ofenet.training and not any(m.training for m in ofenet.modules())
     assert agent.critic.training  # the agent's own networks are in training mode for updates
@@ -192,8 +195,8 @@ def test_batchnorm_trains_only_inside_auxiliary_loss(algo):
     assert not any(m.training for m in ofenet.modules())  # back in eval mode after the loss
     ofenet.train(True)  # the agent's mode switches do not reach OFENet
     assert not ofenet.training
-    agent.act(np.zeros(OBS, np.float32), explore=False)
-    agent.update(system.batch())
+    agent.act(np.zeros(OBS, np.float32), 1, explore=False)
+    agent.update(system.batch(), 1)
     assert same(stats1, bn_stats(ofenet))
     assert seen and not any(seen)
 
@@ -213,8 +216,8 @@ def test_agent_update_never_trains_ofenet(algo):
     ofenet = agent.extractor
     before = [p.detach().clone() for p in ofenet.parameters()]
     actor_before = [p.detach().clone() for p in agent.actor.parameters()]
-    for _ in range(3):
-        agent.update(system.batch())
+    for i in range(3):
+        agent.update(system.batch(), i)
     assert all(torch.equal(b, p) for b, p in zip(before, ofenet.parameters()))
     assert all(p.grad is None and not p.requires_grad for p in ofenet.parameters())
     assert all(id(p) not in {id(q) for g in agent.optimizers["actor"].param_groups for q in g["params"]}
@@ -224,7 +227,7 @@ def test_agent_update_never_trains_ofenet(algo):
     agent.update_features(system.batch())
     grads = [p.grad.clone() for p in ofenet.parameters()]
     weights = [p.detach().clone() for p in ofenet.parameters()]
-    agent.update(system.batch())
+    agent.update(system.batch(), 3)
     assert all(torch.equal(g, p.grad) for g, p in zip(grads, ofenet.parameters()))
     assert all(torch.equal(w, p) for w, p in zip(weights, ofenet.parameters()))
 
@@ -233,7 +236,7 @@ def test_td3_actor_gradient_flows_through_the_state_action_stack():
     """TD3's actor loss is -Q(z_sa(z_s, pi(z_s))): its only path to the actor runs through OFENet's
     state-action stack, so non-zero actor gradients mean that path is open."""
     agent = make("td3")
-    agent.update(LinearSystem().batch())  # policy_delay=1: the actor steps at every update
+    agent.update(LinearSystem().batch(), 0)  # policy_delay=1: the actor steps at every update
     grads = [p.grad for p in agent.actor.parameters()]
     assert all(g is not None for g in grads)
     assert sum(g.abs().sum().item() for g in grads) > 0
@@ -243,9 +246,9 @@ def test_sac_actor_gradient_flows_through_the_state_action_stack():
     """With a negligible temperature SAC's actor gradient is all from Q(z_sa(z_s, a)), a ~ pi."""
     torch.manual_seed(0)
     net = NetConfig(width=16, depth=2)
-    cfg = AgentConfig(actor=net, critic=net, init_alpha=1e-9, ofenet=ofenet_cfg())
-    agent = make_agent(cfg, OBS, ACT)
-    agent.update(LinearSystem().batch())
+    cfg = AgentConfig(actor=net, critic=net, sac=SACConfig(init_alpha=1e-9), ofenet=ofenet_cfg())
+    agent = make_agent(cfg, SPEC, ACT)
+    agent.update(LinearSystem().batch(), 0)
     norm = torch.sqrt(sum(p.grad.square().sum() for p in agent.actor.parameters())).item()
     assert norm > 1e-4
 
@@ -283,31 +286,132 @@ def test_ofenet_without_target_network_reads_the_online_one():
     agent = make(target_network=False)
     assert agent.extractor_target is agent.extractor
     assert "ofenet_target" not in agent.modules
-    agent.update_features(LinearSystem().batch())
-    agent.update(LinearSystem().batch())
+    system = LinearSystem()
+    agent.update_features(system.batch())
+    agent.update(system.batch(), 0)
+    # the Bellman target reads the online OFENet's features of s'
+    b = system.batch(16)
+    agent.eval_mode()
+    torch.manual_seed(4)
+    target = agent.td_target(b)
+    torch.manual_seed(4)
+    with torch.no_grad():
+        z_next = agent.extractor.state_features(b.next_obs)
+        a, log_prob = agent.actor(z_next)
+        q = agent.critic_target(agent.extractor.state_action_features(z_next, a)).min(0).values
+    torch.testing.assert_close(target, b.reward + b.discount * (q - agent.alpha * log_prob), rtol=1e-6, atol=1e-6)
+    # so an auxiliary step (which moves the online OFENet) moves the target too
+    agent.update_features(system.batch())
+    agent.eval_mode()
+    torch.manual_seed(4)
+    assert not torch.allclose(agent.td_target(b), target)
+
+
+def test_ofenet_target_network_feeds_the_bellman_target():
+    agent = make(target_network=True, target_tau=0.5)
+    system = LinearSystem()
+    for _ in range(3):
+        agent.update_features(system.batch())
+    b = system.batch(16)
+    agent.eval_mode()
+    torch.manual_seed(4)
+    target = agent.td_target(b)
+    torch.manual_seed(4)
+    with torch.no_grad():
+        z_next = agent.extractor_target.state_features(b.next_obs)
+        a, log_prob = agent.actor(z_next)
+        q = agent.critic_target(agent.extractor_target.state_action_features(z_next, a)).min(0).values
+        z_online = agent.extractor.state_features(b.next_obs)
+    torch.testing.assert_close(target, b.reward + b.discount * (q - agent.alpha * log_prob), rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(z_next, z_online)  # the two extractors differ, so the check has teeth
 
 
 # ---- state and a tiny run ------------------------------------------------------------------------
-@pytest.mark.parametrize("pretrained", [True, False])
-def test_state_dict_keeps_features_pretrained(pretrained):
-    a = make(seed=0)
-    assert a.features_pretrained is False and a.learns_features
-    a.update_features(LinearSystem().batch())
-    a.features_pretrained = pretrained
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_state_dict_round_trip_keeps_ofenet_weights_and_statistics(algo):
+    a = make(algo, seed=0)
+    assert a.learns_features and {"ofenet", "ofenet_target"} <= set(a.modules) and "ofenet" in a.optimizers
+    system = LinearSystem()
+    for i in range(3):
+        a.update_features(system.batch())
+        a.update(system.batch(), i)
+    assert not same(bn_stats(a.extractor), bn_stats(make(algo, seed=0).extractor))  # statistics have moved
     buf = io.BytesIO()
     torch.save(a.state_dict(), buf)
     buf.seek(0)
-    b = make(seed=1)
-    b.features_pretrained = not pretrained
+    b = make(algo, seed=1)
+    assert any(not torch.equal(pa, pb) for pa, pb in zip(a.extractor.parameters(), b.extractor.parameters()))
     b.load_state_dict(torch.load(buf, weights_only=False))
-    assert b.features_pretrained is pretrained
     for pa, pb in zip(a.extractor.parameters(), b.extractor.parameters()):
+        assert torch.equal(pa, pb)
+    for pa, pb in zip(a.extractor_target.parameters(), b.extractor_target.parameters()):
         assert torch.equal(pa, pb)
     assert same(bn_stats(a.extractor), bn_stats(b.extractor))
     assert same(bn_stats(a.extractor_target), bn_stats(b.extractor_target))
-    # an agent without OFENet has nothing to pretrain
-    plain = make_agent(AgentConfig(actor=NetConfig(width=8), critic=NetConfig(width=8)), OBS, ACT)
-    assert plain.features_pretrained and not plain.learns_features
+    # OFENet's own Adam state travels too: the next auxiliary step is the same
+    batch = system.batch()
+    la, lb = a.update_features(batch)["ofenet_loss"], b.update_features(batch)["ofenet_loss"]
+    assert torch.equal(la, lb)
+    for pa, pb in zip(a.extractor.parameters(), b.extractor.parameters()):
+        assert torch.equal(pa, pb)
+
+
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_feature_learning_hook_state_round_trip(pretrained):
+    hook = FeatureLearning(pretrain_steps=7)
+    assert hook.name == "feature_learning" and hook.state_dict() == {"pretrained": False}
+    hook.pretrained = pretrained
+    buf = io.BytesIO()
+    torch.save(hook.state_dict(), buf)  # a checkpoint holds it under "hooks"
+    buf.seek(0)
+    other = FeatureLearning(pretrain_steps=7)
+    other.pretrained = not pretrained
+    other.load_state_dict(torch.load(buf, weights_only=False))
+    assert other.pretrained is pretrained and other.state_dict() == {"pretrained": pretrained}
+
+
+def test_feature_learning_hook_pretrains_once_then_one_step_per_update():
+    agent = make(seed=0)
+    system = LinearSystem()
+    logged, sampled = [], []
+
+    class FakeTrainer:  # what the hook reads of a Trainer
+        def __init__(self):
+            self.agent = agent
+
+        def sample(self):
+            sampled.append(1)
+            return system.batch(32)
+
+        def log(self, step, metric, value):
+            logged.append((step, metric, value))
+
+    trainer, hook = FakeTrainer(), FeatureLearning(pretrain_steps=3)
+    first = [p.detach().clone() for p in agent.extractor.parameters()]
+    metrics = hook.before_update(trainer, 100, None)
+    assert len(sampled) == 4 and hook.pretrained  # 3 pretraining steps, then the update's own step
+    assert set(metrics) == {"ofenet_loss"}
+    assert [(s, m) for s, m, _ in logged] == [(100, "pretrain_ofenet_loss_first"), (100, "pretrain_ofenet_loss_last")]
+    assert any(not torch.equal(a, b) for a, b in zip(first, agent.extractor.parameters()))
+    hook.before_update(trainer, 101, None)
+    assert len(sampled) == 5 and len(logged) == 2
+    # a resumed run (state loaded) does not pretrain again
+    resumed = FeatureLearning(pretrain_steps=3)
+    resumed.load_state_dict(hook.state_dict())
+    resumed.before_update(trainer, 102, None)
+    assert len(sampled) == 6 and len(logged) == 2
+
+
+def test_feature_learning_hook_only_for_agents_that_learn_features(tiny_config):
+    # an agent without OFENet has nothing to pretrain: no FeatureLearning hook for it
+    plain = make_agent(AgentConfig(actor=NetConfig(width=8), critic=NetConfig(width=8)), SPEC, ACT)
+    assert plain.learns_features is False
+    assert "ofenet" not in plain.modules and "ofenet" not in plain.optimizers
+    cfg = tiny_config("sac", agent=dict(ofenet=ofenet_cfg(pretrain_steps=5)))
+    assert not any(isinstance(h, FeatureLearning) for h in hooks_for(cfg, plain.learns_features))
+    agent = make(seed=0)
+    (hook,) = [h for h in hooks_for(cfg, agent.learns_features) if isinstance(h, FeatureLearning)]
+    assert hook.pretrain_steps == 5 and hook.pretrained is False
 
 
 def test_tiny_trainer_run_with_ofenet(tmp_path, tiny_config):
@@ -322,9 +426,10 @@ def test_tiny_trainer_run_with_ofenet(tmp_path, tiny_config):
         assert list(by_name[name]["step"]) == [100], name  # once, right after the warm-up
     first = by_name["pretrain_ofenet_loss_first"]["value"].item()
     last = by_name["pretrain_ofenet_loss_last"]["value"].item()
-    assert np.isfinite([first, last]).all() and first > 0 and last > 0
-    assert sorted(by_name["train_ofenet_loss"]["step"]) == [100, 150, 200, 250]
-    assert np.isfinite(by_name["train_ofenet_loss"]["value"]).all()
+    assert 0 < last < first  # pretraining reduced the auxiliary loss
+    train_loss = by_name["train_ofenet_loss"].sort_values("step")
+    assert train_loss["step"].tolist() == [100, 150, 200, 250]
+    assert 0 < train_loss["value"].iloc[-1] < first  # and the online auxiliary steps keep it lower
     assert "train_critic_loss" in by_name
 
 

@@ -178,8 +178,17 @@ def test_loss_lines_one_line_per_network(figures_dir):
     assert [len(line.get_xdata()) for line in ax.lines] == [7, 11, 5]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), np.log10(1.0 + np.linspace(-1, 1, 7) ** 2))
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"{k}: J_Q(0) = 1" for k in lines]
-    assert ax.get_ylabel() == "log10 J_Q"
+    assert ax.get_ylabel() == "log10 J_Q (1/2 squared TD error (mse))"  # older landscapes: mse
     assert_saved_png(fig, "loss_lines", figures_dir)
+
+
+def test_landscape_figures_name_the_runs_td_loss(figures_dir):
+    huber = _landscape(1)
+    huber.meta["loss"] = "huber"
+    fig = plots.loss_surface(huber, "Huber run")
+    assert "J_Q: Huber TD loss, delta 1" in _panel_text(fig.axes[1])
+    fig = plots.loss_lines({"a": huber, "b": _landscape(1)}, "mixed")
+    assert "Huber TD loss" in fig.axes[0].get_ylabel() and "mse" in fig.axes[0].get_ylabel()
 
 
 def test_loss_lines_rejects_2d():
