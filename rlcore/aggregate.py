@@ -9,12 +9,20 @@ import pandas as pd
 from .config import ConfigError
 
 MAX_RETURN_MODES = ("mean_of_max", "max_of_mean")
+X_AXES = ("step", "frames")
 
 
-def curves(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return") -> pd.DataFrame:
-    """Mean, std (over seeds; 0 for one seed) and seed count per (group, step)."""
+def curves(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return", x: str = "step") -> pd.DataFrame:
+    """Mean, std (over seeds; 0 for one seed) and seed count per (group, x). `x="frames"` puts the
+    curve on environment frames (agent steps x action repeat), the DMC papers' axis; the column
+    is still called `step` so the plotting functions read either."""
+    if x not in X_AXES:
+        raise ConfigError("x", x, f"one of {', '.join(map(repr, X_AXES))}")
+    if x == "frames" and "frames" not in frame.columns:
+        raise ConfigError("x", x, "'step': these rows have no frames column (written before it existed)")
     sel = frame[frame["metric"] == metric]
-    out = (sel.groupby([*by, "step"])["value"].agg(mean="mean", std="std", n="count").reset_index())
+    out = (sel.groupby([*by, x])["value"].agg(mean="mean", std="std", n="count").reset_index())
+    out = out.rename(columns={x: "step"})
     out["std"] = out["std"].fillna(0.0)
     return out
 

@@ -24,7 +24,8 @@ class Sweep:
     @property
     def budget_line(self) -> str:
         b = self.configs[0].budget
-        return profiles.describe(self.profile, b, self.axes.get("seed", (self.configs[0].seed,)))
+        return profiles.describe(self.profile, b, self.axes.get("seed", (self.configs[0].seed,)),
+                                 self.configs[0].env.action_repeat)
 
     def __len__(self) -> int:
         return len(self.configs)

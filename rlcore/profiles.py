@@ -57,9 +57,11 @@ def budget(profile: str, algo: str = "sac", **overrides) -> BudgetConfig:
     return BudgetConfig(**values)
 
 
-def describe(profile: str, b: BudgetConfig, seeds) -> str:
-    """One line stating the budget a figure came from."""
+def describe(profile: str, b: BudgetConfig, seeds, action_repeat: int = 1) -> str:
+    """One line stating the budget a figure came from; with an action repeat, in frames too."""
     n = len(list(seeds))
     scale = "" if profile == "paper" else " (reduced budget: not the paper's experiment)"
-    return (f"profile={profile}{scale}: {b.total_steps:,} env steps, {n} seed{'s' if n != 1 else ''}, "
+    steps = (f"{b.total_steps:,} env steps" if action_repeat == 1 else
+             f"{b.total_steps:,} agent steps = {b.total_steps * action_repeat:,} frames (action repeat {action_repeat})")
+    return (f"profile={profile}{scale}: {steps}, {n} seed{'s' if n != 1 else ''}, "
             f"eval every {b.eval_every:,} steps x {b.eval_episodes} episodes")

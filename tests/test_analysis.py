@@ -280,32 +280,35 @@ def test_global_grad_norm_equals_clip_grad_norm_and_manual_formula():
 
 
 @pytest.mark.parametrize("algo", ["sac", "td3"])
-def test_update_reports_grad_norms_only_with_diagnostics(algo):
-    agent = tiny_agent(algo, policy_delay=1) if algo == "td3" else tiny_agent(algo)
-    plain = agent.update(random_batch(seed=1))
+def test_update_reports_grad_norms_only_when_asked(algo):
+    agent = tiny_agent(algo, td3=TD3Config(policy_delay=1)) if algo == "td3" else tiny_agent(algo)
+    plain = agent.update(random_batch(seed=1), 0).metrics
     assert not {"critic_grad_norm", "actor_grad_norm"} & set(plain)
-    measured = agent.update(random_batch(seed=2), diagnostics=True)
-    for key in ("critic_grad_norm", "actor_grad_norm"):
+    measured = agent.update(random_batch(seed=2), 1, grad_norms=True).metrics
+    for key, net in (("critic_grad_norm", agent.critic), ("actor_grad_norm", agent.actor)):
         value = measured[key]
         assert isinstance(value, torch.Tensor) and value.dim() == 0 and not value.requires_grad
-        assert math.isfinite(value.item()) and value.item() > 0
-    assert not {"critic_grad_norm", "actor_grad_norm"} & set(agent.update(random_batch(seed=3)))
+        # the norm of the gradient the step used (p.grad is kept until the next step zeroes it)
+        torch.testing.assert_close(value, global_grad_norm(net), rtol=1e-6, atol=0)
+        assert value.item() > 0
+    assert not {"critic_grad_norm", "actor_grad_norm"} & set(agent.update(random_batch(seed=3), 2).metrics)
 
 
 def test_sac_grad_norms_are_the_gradients_before_the_step():
-    agent = tiny_agent("sac", init_alpha=0.3)
-    agent.update(random_batch(seed=0))  # Adam state and targets are no longer at their start
+    agent = tiny_agent("sac", sac=SACConfig(init_alpha=0.3))
+    agent.update(random_batch(seed=0), 0)  # Adam state and targets are no longer at their start
     before = copy.deepcopy(agent)
     b = random_batch(seed=1)
+    assert (b.discount == 0).any() and (b.discount > 0).any()
     torch.manual_seed(7)
-    metrics = agent.update(b, diagnostics=True)
+    metrics = agent.update(b, 1, grad_norms=True).metrics
 
     alpha = before.log_alpha.detach().exp()
     torch.manual_seed(7)  # the same draws: a' ~ pi(.|s') first, then a ~ pi(.|s)
     with torch.no_grad():
         next_action, next_log_prob = before.actor(b.next_obs)
         next_q = before.critic_target(torch.cat([b.next_obs, next_action], -1)).min(0).values
-        target = b.reward + before.cfg.gamma * b.not_done * (next_q - alpha * next_log_prob)
+        target = b.reward + b.discount * (next_q - alpha * next_log_prob)
     loss_q = mse_critic_loss(before.critic(torch.cat([b.obs, b.action], -1)), target)
     critic_grads = torch.autograd.grad(loss_q, list(before.critic.parameters()))
     torch.testing.assert_close(metrics["critic_grad_norm"].double(), flat_norm(critic_grads), rtol=1e-5, atol=0)
@@ -322,61 +325,67 @@ def test_sac_grad_norms_are_the_gradients_before_the_step():
 
 
 def test_td3_reports_the_actor_norm_at_the_next_delayed_update():
-    agent = tiny_agent("td3", policy_delay=2)
+    agent = tiny_agent("td3", td3=TD3Config(policy_delay=2))
     before = copy.deepcopy(agent)
     b1 = random_batch(seed=1)
     torch.manual_seed(3)
-    first = agent.update(b1, diagnostics=True)  # update 1: critic only
+    first = agent.update(b1, 0, grad_norms=True).metrics  # update 1: critic only
     assert "critic_grad_norm" in first and "actor_grad_norm" not in first and "actor_loss" not in first
 
     torch.manual_seed(3)  # target policy smoothing noise, as the update drew it
     with torch.no_grad():
-        cfg = before.cfg
-        noise = (cfg.policy_noise * torch.randn_like(b1.action)).clamp(-cfg.noise_clip, cfg.noise_clip)
+        own = before.cfg.td3
+        noise = (own.policy_noise * torch.randn_like(b1.action)).clamp(-own.noise_clip, own.noise_clip)
         next_action = (before.actor_target(b1.next_obs) + noise).clamp(-1.0, 1.0)
         next_q = before.critic_target(torch.cat([b1.next_obs, next_action], -1)).min(0).values
-        target = b1.reward + cfg.gamma * b1.not_done * next_q
+        target = b1.reward + b1.discount * next_q
     loss_q = mse_critic_loss(before.critic(torch.cat([b1.obs, b1.action], -1)), target)
     grads = torch.autograd.grad(loss_q, list(before.critic.parameters()))
     torch.testing.assert_close(first["critic_grad_norm"].double(), flat_norm(grads), rtol=1e-5, atol=0)
 
     before = copy.deepcopy(agent)
     b2 = random_batch(seed=2)
-    second = agent.update(b2)  # update 2: the delayed actor update reports the pending measurement
+    second = agent.update(b2, 1).metrics  # update 2: the delayed actor update reports the pending measurement
     assert "actor_loss" in second and "actor_grad_norm" in second and "critic_grad_norm" not in second
     loss_pi = -agent.critic(torch.cat([b2.obs, before.actor(b2.obs)], -1))[0].mean()
     grads = torch.autograd.grad(loss_pi, list(before.actor.parameters()))
     torch.testing.assert_close(second["actor_grad_norm"].double(), flat_norm(grads), rtol=1e-5, atol=0)
 
     for seed in (3, 4):  # nothing pending: no norms, with or without an actor update
-        assert not {"critic_grad_norm", "actor_grad_norm"} & set(agent.update(random_batch(seed=seed)))
-    fifth = agent.update(random_batch(seed=5), diagnostics=True)
+        assert not {"critic_grad_norm", "actor_grad_norm"} & set(agent.update(random_batch(seed=seed), seed).metrics)
+    fifth = agent.update(random_batch(seed=5), 5, grad_norms=True).metrics
     assert set(fifth) >= {"critic_grad_norm"} and "actor_grad_norm" not in fifth
-    sixth = agent.update(random_batch(seed=6), diagnostics=True)  # measured and reported at once
+    sixth = agent.update(random_batch(seed=6), 6, grad_norms=True).metrics  # measured and reported at once
     assert {"critic_grad_norm", "actor_grad_norm", "actor_loss"} <= set(sixth)
 
 
 # ---- frozen TD targets --------------------------------------------------------------------------------
 def test_sac_frozen_targets_by_hand():
-    agent = tiny_agent("sac", init_alpha=0.2)
+    agent = tiny_agent("sac", sac=SACConfig(init_alpha=0.2))
     perturb_(agent.critic_target, seed=1)  # the target critic differs from the online one
     replay = filled_replay(40)
     rng = torch.get_rng_state()
+    state = copy.deepcopy(agent.state_dict())
 
     targets = frozen_td_targets(agent, replay, max_transitions=None, seed=5)
 
     assert torch.equal(torch.get_rng_state(), rng), "the global generator is left where it was"
+    assert all(torch.equal(v, agent.state_dict()[name][k]) for name, module in state.items()
+               if name.startswith("module/") for k, v in module.items()), "no network changed"
     assert torch.equal(targets.obs, replay.obs[:40]) and torch.equal(targets.action, replay.action[:40])
-    assert targets.q_hat.shape == (40,)
+    assert targets.q_hat.shape == (40,) and targets.loss == "mse"
     torch.manual_seed(5)
     with torch.no_grad():
         next_action, log_prob = agent.actor(replay.next_obs[:40])
         v = agent.critic_target(torch.cat([replay.next_obs[:40], next_action], -1)).min(0).values
-        expected = replay.reward[:40] + agent.cfg.gamma * replay.not_done[:40] * (v - 0.2 * log_prob)
+        expected = replay.reward[:40] + GAMMA * replay.not_terminal[:40] * (v - 0.2 * log_prob)
     torch.testing.assert_close(targets.q_hat, expected.squeeze(-1), rtol=1e-5, atol=1e-6)
-    assert (replay.not_done[:40] == 0).any()
-    terminal = replay.not_done[:40, 0] == 0
-    torch.testing.assert_close(targets.q_hat[terminal], replay.reward[:40, 0][terminal])
+    assert (replay.not_terminal[:40] == 0).any()
+    terminal = replay.not_terminal[:40, 0] == 0
+    assert torch.equal(targets.q_hat[terminal], replay.reward[:40, 0][terminal])
+    # they are the agent's own Bellman target (training's td_target) under the seed
+    torch.manual_seed(5)
+    assert torch.equal(agent.td_target(replay.gather(replay.ready_indices())).squeeze(-1), targets.q_hat)
     # the same seed gives the same targets; another seed another a' ~ pi
     assert torch.equal(frozen_td_targets(agent, replay, None, seed=5).q_hat, targets.q_hat)
     assert not torch.allclose(frozen_td_targets(agent, replay, None, seed=6).q_hat, targets.q_hat)
@@ -401,38 +410,71 @@ def test_frozen_target_sample_is_seeded():
         next_obs = replay.next_obs[rows]
         a, log_prob = agent.actor(next_obs)
         v = agent.critic_target(torch.cat([next_obs, a], -1)).min(0).values - agent.log_alpha.exp() * log_prob
-    torch.testing.assert_close(first.q_hat, (replay.reward[rows] + agent.cfg.gamma * replay.not_done[rows] * v)
+    torch.testing.assert_close(first.q_hat, (replay.reward[rows] + GAMMA * replay.not_terminal[rows] * v)
                                .squeeze(-1), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="empty"):
-        frozen_td_targets(agent, ReplayBuffer(OBS, ACT, 10))
+        frozen_td_targets(agent, ReplayBuffer(SPEC, ACT, 10))
 
 
-def test_td3_frozen_targets_use_the_target_actor_without_noise():
+def test_td3_frozen_targets_use_the_target_actor_with_policy_smoothing():
+    """TD3's frozen Q_hat is training's target: min_j Q'_j(s', mu'(s') + clipped noise), the noise
+    drawn under the fixed seed."""
     agent = tiny_agent("td3")
     perturb_(agent.actor_target, seed=2)
     perturb_(agent.critic_target, seed=3)
     replay = filled_replay(40)
     targets = frozen_td_targets(agent, replay, max_transitions=None, seed=0)
-    next_obs = replay.next_obs[:40]
+    next_obs, action = replay.next_obs[:40], replay.action[:40]
+    own = agent.cfg.td3
+    torch.manual_seed(0)
     with torch.no_grad():
-        v = agent.critic_target(torch.cat([next_obs, agent.actor_target(next_obs)], -1)).min(0).values
-        online = agent.critic_target(torch.cat([next_obs, agent.actor(next_obs)], -1)).min(0).values
-    expected = (replay.reward[:40] + agent.cfg.gamma * replay.not_done[:40] * v).squeeze(-1)
-    torch.testing.assert_close(targets.q_hat, expected, rtol=1e-5, atol=1e-6)
-    wrong = (replay.reward[:40] + agent.cfg.gamma * replay.not_done[:40] * online).squeeze(-1)
-    assert not torch.allclose(targets.q_hat, wrong, atol=1e-3)
-    # no noise: the seed and the batching change nothing
-    torch.testing.assert_close(frozen_td_targets(agent, replay, None, seed=9).q_hat, targets.q_hat)
-    torch.testing.assert_close(frozen_td_targets(agent, replay, None, seed=0, batch_size=7).q_hat, targets.q_hat)
+        noise = (own.policy_noise * torch.randn_like(action)).clamp(-own.noise_clip, own.noise_clip)
+        smoothed = (agent.actor_target(next_obs) + noise).clamp(-1.0, 1.0)
+        v = agent.critic_target(torch.cat([next_obs, smoothed], -1)).min(0).values
+        plain = agent.critic_target(torch.cat([next_obs, agent.actor_target(next_obs)], -1)).min(0).values
+        online = agent.critic_target(torch.cat([next_obs, (agent.actor(next_obs) + noise).clamp(-1, 1)], -1)).min(0).values
+    bellman = lambda value: (replay.reward[:40] + GAMMA * replay.not_terminal[:40] * value).squeeze(-1)  # noqa: E731
+    torch.testing.assert_close(targets.q_hat, bellman(v), rtol=1e-5, atol=1e-6)
+    ongoing = replay.not_terminal[:40, 0] == 1
+    assert not torch.allclose(targets.q_hat[ongoing], bellman(plain)[ongoing], atol=1e-4)  # the noise is in
+    assert not torch.allclose(targets.q_hat[ongoing], bellman(online)[ongoing], atol=1e-3)  # the target actor
+    # the agent's own td_target under the same seed, and repeatable under it
+    torch.manual_seed(0)
+    assert torch.equal(agent.td_target(replay.gather(replay.ready_indices())).squeeze(-1), targets.q_hat)
+    assert torch.equal(frozen_td_targets(agent, replay, None, seed=0).q_hat, targets.q_hat)
+    # another seed draws other noise (terminal transitions keep Q_hat = r)
+    other = frozen_td_targets(agent, replay, None, seed=9).q_hat
+    assert not torch.allclose(other[ongoing], targets.q_hat[ongoing])
+    assert torch.equal(other[~ongoing], targets.q_hat[~ongoing])
 
 
 def test_td_targets_save_and_load(tmp_path):
     t = TDTargets(torch.randn(5, OBS), torch.randn(5, ACT), torch.randn(5))
+    assert t.loss == "mse"
     t.save(tmp_path / "td.pt")
     assert os.listdir(tmp_path) == ["td.pt"]
     back = TDTargets.load(tmp_path / "td.pt")
     for name in ("obs", "action", "q_hat"):
         assert torch.equal(getattr(back, name), getattr(t, name))
+    assert back.loss == "mse"
+    sub = back.subset(torch.tensor([0, 3]))
+    assert torch.equal(sub.q_hat, t.q_hat[[0, 3]]) and sub.loss == "mse"
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_frozen_targets_carry_the_runs_critic_loss(tmp_path, algo):
+    agent = tiny_agent(algo, critic_loss="huber")
+    targets = frozen_td_targets(agent, filled_replay(20), max_transitions=None, seed=1)
+    assert targets.loss == "huber"
+    targets.save(tmp_path / "td_targets.pt")
+    back = TDTargets.load(tmp_path / "td_targets.pt")
+    assert back.loss == "huber" and torch.equal(back.q_hat, targets.q_hat)
+    assert back.subset(torch.arange(5)).loss == "huber"
+    _, data = q_network_data(agent, back)
+    assert data.loss == "huber"
+    # a file without the field (saved before it existed) reads as mse
+    torch.save({"obs": back.obs, "action": back.action, "q_hat": back.q_hat}, tmp_path / "old.pt")
+    assert TDTargets.load(tmp_path / "old.pt").loss == "mse"
 
 
 def test_q_network_data_is_critic_member_on_its_inputs():

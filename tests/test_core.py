@@ -246,3 +246,18 @@ def test_frame_stack_n_step_action_repeat_run(tmp_path, tiny_config):
     b = trainer.replay.gather(trainer.replay.ready_indices())
     gamma = cfg.agent.gamma
     assert {round(float(d), 5) for d in b.discount[:, 0]} == {round(gamma ** m, 5) for m in (1, 2, 3)}
+
+
+def test_budgets_and_curves_in_frames():
+    from rlcore import aggregate, profiles
+
+    line = profiles.describe("smoke", profiles.budget("smoke"), [0], action_repeat=4)
+    assert "1,000 agent steps = 4,000 frames (action repeat 4)" in line
+    assert "1,000 env steps" in profiles.describe("smoke", profiles.budget("smoke"), [0])
+    rows = pd.DataFrame({"metric": ["eval_return"] * 4, "seed": [0, 1, 0, 1], "step": [0, 0, 10, 10],
+                         "frames": [0, 0, 40, 40], "value": [1.0, 3.0, 5.0, 7.0], "algo": ["sac"] * 4})
+    by_frames = aggregate.curves(rows, ["algo"], x="frames")
+    assert by_frames["step"].tolist() == [0, 40] and by_frames["mean"].tolist() == [2.0, 6.0]
+    assert aggregate.curves(rows, ["algo"])["step"].tolist() == [0, 10]
+    with pytest.raises(Exception, match="x='seconds'"):
+        aggregate.curves(rows, ["algo"], x="seconds")
