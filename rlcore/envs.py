@@ -11,6 +11,7 @@ checkpoints are built from the spec, never from a flat `obs_dim`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import NamedTuple
 
@@ -123,8 +124,7 @@ def make_env(env: EnvConfig | str, seed: int | None = None, **kwargs) -> gym.Env
     if isinstance(env, str):
         env = EnvConfig(id=env, kwargs=kwargs)
     elif kwargs:
-        env = EnvConfig(id=env.id, kwargs={**env.kwargs_dict, **kwargs},
-                        max_episode_steps=env.max_episode_steps)
+        env = dataclasses.replace(env, kwargs={**env.kwargs_dict, **kwargs})
     _check_id(env.id)
     make_kwargs = env.kwargs_dict
     if env.max_episode_steps is not None:

@@ -10,8 +10,9 @@ from rlcore.config import ConfigError
 
 
 def evals(rows):
+    """Rows of evaluations.csv's shape (serial, no action repeat: frames = step)."""
     return pd.DataFrame([{"run": f"r{seed}", "seed": seed, "group": g, "step": step, "metric": "eval_return",
-                          "value": v} for g, seed, step, v in rows])
+                          "value": v, "frames": step} for g, seed, step, v in rows])
 
 
 def test_max_average_return_mean_of_max_and_max_of_mean_differ_as_defined():
@@ -34,4 +35,5 @@ def test_serial_runs_move_onto_the_gradient_step_axis():
     # the evaluation inside the warm-up (step 500) is dropped; the rest shift by the warm-up, times 2
     assert out["step"].tolist() == [0, 0, 4000]
     assert out["value"].tolist() == [-5.0, -3.0, 7.0]
+    assert out["frames"].tolist() == [0, 1000, 3000]  # frames still count the environment frames behind a row
     assert frame["step"].tolist() == [0, 500, 1000, 3000]  # the input is not modified

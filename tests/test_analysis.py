@@ -605,6 +605,36 @@ def test_batched_grid_equals_pointwise_evaluation(kind, norm, sn, method):
         torch.testing.assert_close(evaluate_points(module, data, d1, d2, coords, chunk=3, batch_size=10), grid)
 
 
+@pytest.mark.parametrize("method", ["ensemble", "vmap"])
+def test_huber_landscape_uses_the_huber_loss(method):
+    """TDData(loss="huber"): J_Q is the mean Huber loss (delta 1), which differs from 1/2 e^2 once
+    errors exceed 1; the batched and the pointwise evaluations agree on it."""
+    module = trained_member("mlp", norm="batchnorm")
+    base = random_data(23)
+    huber = TDData(base.inputs, 3.0 * base.targets, loss="huber")  # targets far enough for |error| > 1
+    mse = TDData(huber.inputs, huber.targets)
+    with torch.no_grad():
+        q = module(huber.inputs).reshape(-1).double()
+    error = q - huber.targets.double()
+    assert (error.abs() > 1).any() and (error.abs() <= 1).any()
+    expected = float(torch.nn.functional.huber_loss(q, huber.targets.double(), delta=1.0))
+    d1, d2 = directions(module, seed=2)
+    coords = torch.tensor([[0.0, 0.0], [0.3, -0.2], [-0.8, 0.5], [0.6, 0.6], [-0.4, -0.9]])
+    grid = evaluate_points(module, huber, d1, d2, coords, chunk=2, batch_size=10, method=method)
+    assert float(grid[0]) == pytest.approx(expected, rel=1e-5)
+    assert float(grid[0]) == pytest.approx(float(landscape_module.td_loss(error, "huber").mean()), rel=1e-5)
+    mse_grid = evaluate_points(module, mse, d1, d2, coords, chunk=2, batch_size=10, method=method)
+    assert float(mse_grid[0]) == pytest.approx(direct_loss(module, mse), rel=1e-5)
+    assert (grid < mse_grid).all()  # huber < 1/2 e^2 wherever some |error| > 1
+    torch.testing.assert_close(grid, evaluate_pointwise(module, huber, d1, d2, coords, batch_size=10),
+                               rtol=2e-5, atol=1e-6)
+    # the sharpness numbers read the same loss: the surface's center, its Hessian
+    surface = loss_landscape(module, huber, dims=1, span=0.5, points=3, radii=(), hessian_iterations=0)
+    assert surface.center_loss == pytest.approx(expected, rel=1e-5) and surface.meta["loss"] == "huber"
+    with pytest.raises(ValueError, match="loss"):
+        evaluate_points(module, TDData(huber.inputs, huber.targets, loss="l1"), d1, d2, coords, method=method)
+
+
 def test_evaluate_points_rejects_unknown_method():
     module = trained_member("mlp")
     d1, d2 = directions(module)
@@ -717,8 +747,10 @@ def test_loss_landscape_grid_orientation_and_options():
     assert surface.losses[1][3] == pytest.approx(float(evaluate_pointwise(module, data, d1, d2, point)[0]), rel=1e-5)
     assert surface.losses[1][3] != pytest.approx(surface.losses[3][1], rel=1e-6)
     assert surface.axis == [-0.5, -0.25, 0.0, 0.25, 0.5]
-    assert surface.meta == {"dims": 2, "span": 0.5, "points": 5, "seed": 2, "orthogonal": False, "transitions": 15}
-    assert math.isfinite(surface.hessian_top_eigenvalue) and list(surface.loss_rise) == [0.1]
+    assert surface.meta == {"dims": 2, "span": 0.5, "points": 5, "seed": 2, "orthogonal": False, "transitions": 15,
+                            "loss": "mse"}
+    assert surface.hessian_top_eigenvalue == pytest.approx(hessian_top_eigenvalue(module, data, 5, seed=2))
+    assert list(surface.loss_rise) == [0.1]
     ortho = loss_landscape(module, data, dims=2, span=0.5, points=5, seed=2, orthogonal=True, radii=(),
                            hessian_iterations=0)
     assert ortho.meta["orthogonal"] and ortho.losses != surface.losses
@@ -760,7 +792,8 @@ def test_training_logs_srank_grad_norms_and_saves_td_targets(tmp_path, tiny_conf
         rows = evals[evals["metric"] == name].sort_values("step")
         assert rows["step"].tolist() == [80, 120, 160, 200], name
         assert (rows["value"] == rows["value"].round()).all() and rows["value"].between(1, 16).all()
-    obs, action = trainer.srank_set
+    (rank_hook,) = [h for h in trainer.hooks if isinstance(h, EffectiveRank)]
+    obs, action = rank_hook.fixed_set
     assert torch.equal(obs, trainer.replay.obs[:64]) and torch.equal(action, trainer.replay.action[:64])
     final = evals[(evals["step"] == 200) & evals["metric"].str.startswith("srank")].sort_values("metric")
     agent = load_agent(run_dir)
@@ -776,7 +809,7 @@ def test_training_logs_srank_grad_norms_and_saves_td_targets(tmp_path, tiny_conf
     # frozen TD targets of a seeded sample of 120 stored transitions, from the final networks
     saved = TDTargets.load(run_dir / "td_targets.pt")
     assert saved.obs.shape == (120, 3) and saved.action.shape == (120, 1) and saved.q_hat.shape == (120,)
-    assert torch.isfinite(saved.q_hat).all()
+    assert saved.loss == cfg.agent.critic_loss == "mse"
     again = frozen_td_targets(agent, trainer.replay, 120, seed=cfg.seed)
     for name in ("obs", "action", "q_hat"):
         torch.testing.assert_close(getattr(saved, name), getattr(again, name))

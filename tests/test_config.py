@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from rlcore.config import (ACTIVATIONS, ALGORITHMS, NORMS, PROFILES, AgentConfig, BudgetConfig, ConfigError,
-                           EnvConfig, NetConfig, RunConfig, flatten)
+from rlcore.config import (ACTIVATIONS, ALGORITHMS, NORMS, PROFILES, SCHEMA_VERSION, AgentConfig, BudgetConfig,
+                           CollectConfig, ConfigError, EnvConfig, NetConfig, OFENetConfig, RunConfig, SACConfig,
+                           TD3Config, flatten)
 
 
 def with_field(cfg, path: str, value):
@@ -52,15 +54,22 @@ BAD_FIELDS = [
     ("agent.tau", 0.0, ["(0.0, 1.0]"]),
     ("agent.actor_lr", 0, ["(0.0, 1.0]"]),
     ("agent.batch_size", 0, [">= 1"]),
-    ("agent.policy_delay", 0, [">= 1"]),
-    ("agent.init_alpha", 0.0, ["(0.0, inf]"]),
-    ("agent.exploration_noise", -0.1, ["[0.0, inf]"]),
+    ("agent.td3.policy_delay", 0, [">= 1"]),
+    ("agent.sac.init_alpha", 0.0, ["(0.0, inf]"]),
+    ("agent.td3.exploration_noise", -0.1, ["[0.0, inf]"]),
+    ("agent.sac.alpha_lr", 0.0, ["(0.0, 1.0]"]),
+    ("agent.td3.noise_clip", -1.0, ["[0.0, inf]"]),
+    ("agent.n_step", 0, [">= 1"]),
+    ("agent.sn_target", "shared", ["'own'", "'copy'"]),
     ("budget.total_steps", 0, [">= 1"]),
     ("budget.eval_every", -5, [">= 1"]),
     ("budget.warmup_steps", -1, [">= 0"]),
     ("budget.divergence_threshold", 0.0, ["(0.0, inf]"]),
     ("env.id", "", ["gymnasium environment id"]),
     ("env.max_episode_steps", 0, [">= 1"]),
+    ("env.action_repeat", 0, [">= 1"]),
+    ("env.frame_stack", 0, [">= 1"]),
+    ("budget.update_every", 0, [">= 1"]),
     ("profile", "huge", ["'smoke'", "'quick'", "'paper'", "'custom'"]),
     ("device", "tpu", ["'auto'", "'cpu'", "'cuda'"]),
     ("seed", -1, [">= 0"]),
@@ -141,6 +150,35 @@ def test_replace_unknown_section_names_path(path):
     assert "not a section" in str(info.value)
 
 
+@pytest.mark.parametrize("path,value", [("agent.critic", 64), ("agent.sac", 0.5), ("agent.td3", None),
+                                        ("budget", 100), ("agent.ofenet", True)])
+def test_replace_a_section_by_a_scalar_is_an_error(path, value):
+    """`--set agent.critic=64` must not silently replace the critic's section by a number."""
+    with pytest.raises(ConfigError) as info:
+        RunConfig().replace(**{path: value})
+    assert info.value.field_name == path
+    assert "section" in str(info.value) and f"{path}.<field>" in str(info.value)
+
+
+def test_replace_a_section_by_a_mapping():
+    cfg = RunConfig().replace(**{"agent.td3": {"policy_delay": 3}, "agent.critic": {"width": 64}})
+    assert cfg.agent.td3 == TD3Config(policy_delay=3) and cfg.agent.critic == NetConfig(width=64)
+
+
+def test_algorithm_settings_live_in_their_sections():
+    cfg = RunConfig().replace(**{"agent.td3.policy_delay": 1, "agent.sac.init_alpha": 0.1})
+    assert cfg.agent.td3 == TD3Config(policy_delay=1) and cfg.agent.sac == SACConfig(init_alpha=0.1)
+    assert cfg == RunConfig(agent=AgentConfig(sac=SACConfig(init_alpha=0.1), td3=TD3Config(policy_delay=1)))
+    assert cfg.agent.section is cfg.agent.sac and cfg.replace(**{"agent.algo": "td3"}).agent.section.policy_delay == 1
+    # The old flat paths are gone: the error lists the sections.
+    with pytest.raises(ConfigError) as info:
+        RunConfig().replace(**{"agent.policy_delay": 1})
+    assert info.value.field_name == "agent.policy_delay" and "td3" in str(info.value)
+    with pytest.raises(ConfigError) as info:  # a section given as something else than a section
+        RunConfig(agent=AgentConfig(td3={"policy_delay": 1}))
+    assert info.value.field_name == "agent.td3"
+
+
 @pytest.mark.parametrize("mutate,field_name", [
     (lambda d: d.update(colour="red"), "colour"),
     (lambda d: d["agent"].update(lr=1e-3), "agent.lr"),
@@ -175,7 +213,7 @@ def test_hash_is_stable_for_equal_configs():
     a, b = _cfg(), _cfg()
     assert a is not b and a == b
     assert a.hash() == b.hash() and a.run_id == b.run_id
-    assert len(a.hash()) == 12 and int(a.hash(), 16) >= 0
+    assert re.fullmatch("[0-9a-f]{12}", a.hash()), a.hash()
     assert a.run_id == f"td3-Hopper-v4-s1-{a.hash()}"
 
 
@@ -198,17 +236,73 @@ def test_device_is_not_hashed():
     assert _cfg(device="cpu").run_id == _cfg(device="cuda").run_id
 
 
+def test_only_non_default_fields_and_the_schema_version_are_hashed():
+    assert RunConfig().hash_fields() == {"schema": SCHEMA_VERSION}
+    assert RunConfig(device="cpu", seed=0).hash_fields() == {"schema": SCHEMA_VERSION}  # defaults, device
+    assert _cfg().hash_fields() == {
+        "schema": SCHEMA_VERSION, "seed": 1,
+        "env": {"id": "Hopper-v4", "kwargs": {"terminate_when_unhealthy": True, "ctrl_cost_weight": 1e-3}},
+        "agent": {"algo": "td3", "critic": {"width": 512}}}
+    # A field set to its default value explicitly is not a change.
+    explicit = _cfg().replace(**{"agent.gamma": 0.99, "agent.td3.policy_delay": 2, "budget.update_every": 1})
+    assert explicit.hash_fields() == _cfg().hash_fields() and explicit.run_id == _cfg().run_id
+
+
+# Changes to what a td3 run (_cfg) computes: every one renames the run.
 SEMANTIC_CHANGES = [
     ("agent.algo", "sac"), ("agent.critic.width", 1024), ("agent.actor.width", 128), ("agent.critic.depth", 4),
     ("agent.critic.activation", "swish"), ("agent.critic.norm", "batchnorm"), ("agent.gamma", 0.98),
     ("agent.tau", 0.01), ("agent.batch_size", 128), ("agent.critic_lr", 1e-3), ("agent.critic_loss", "huber"),
-    ("agent.target_entropy", -2.0), ("agent.policy_delay", 3), ("agent.exploration_noise", 0.2),
+    ("agent.n_step", 3), ("agent.sn_target", "copy"), ("agent.critic.spectral_norm", True),
+    ("agent.td3.policy_noise", 0.3), ("agent.td3.noise_clip", 0.4), ("agent.td3.policy_delay", 3),
+    ("agent.td3.exploration_noise", 0.2), ("agent.ofenet.enabled", True),
     ("budget.total_steps", 500_000), ("budget.warmup_steps", 1_000), ("budget.eval_every", 10_000),
     ("budget.eval_episodes", 5), ("budget.replay_size", 100_000), ("budget.updates_per_step", 2),
-    ("budget.checkpoint_every", 1_000), ("budget.divergence_threshold", 1e6), ("env.id", "Hopper-v5"),
+    ("budget.update_every", 2), ("budget.checkpoint_every", 1_000), ("budget.divergence_threshold", 1e6),
+    ("budget.srank_samples", 0), ("env.id", "Hopper-v5"),
     ("env.kwargs", {"terminate_when_unhealthy": False, "ctrl_cost_weight": 1e-3}), ("env.max_episode_steps", 500),
+    ("env.action_repeat", 2), ("env.frame_stack", 3), ("collect.mode", "apex"), ("collect.replay", "prioritized"),
     ("seed", 2), ("profile", "paper"),
 ]
+
+# Changes that leave what a serial td3 run without OFENet (_cfg) computes alone: the run id stays.
+NON_SEMANTIC_CHANGES = [
+    ("device", "cpu"), ("device", "cuda"),
+    # SAC's section: a td3 run never reads it
+    ("agent.sac.init_alpha", 0.5), ("agent.sac.target_entropy", -2.0), ("agent.sac.alpha_lr", 1e-3),
+    # a switched-off OFENet's settings
+    ("agent.ofenet.layers", 4), ("agent.ofenet.total_units", 64), ("agent.ofenet.pretrain_steps", 5),
+    # where workers run, and (serial collection has none) the worker layout
+    ("collect.backend", "ray"), ("collect.ray_address", "auto"), ("collect.workers", 4),
+    ("collect.envs_per_worker", 8), ("collect.sync_every", 2),
+]
+
+
+@pytest.mark.parametrize("path,value", NON_SEMANTIC_CHANGES, ids=[f"{p}={v!r}" for p, v in NON_SEMANTIC_CHANGES])
+def test_changes_that_compute_the_same_run_keep_the_hash(path, value):
+    base = _cfg()
+    changed = base.replace(**{path: value})
+    assert changed != base  # a different config ...
+    assert changed.hash() == base.hash() and changed.run_id == base.run_id  # ... naming the same run
+
+
+def test_hashed_sections_follow_the_algorithm_ofenet_and_collection_mode():
+    # The running algorithm's section is hashed, the other one is not.
+    sac = _cfg().replace(**{"agent.algo": "sac"})
+    assert sac.replace(**{"agent.sac.init_alpha": 0.5}).hash() != sac.hash()
+    assert sac.replace(**{"agent.td3.policy_delay": 3}).hash() == sac.hash()
+    # An enabled OFENet's settings are hashed.
+    ofenet = _cfg().replace(**{"agent.ofenet.enabled": True})
+    assert ofenet.replace(**{"agent.ofenet.layers": 4}).hash() != ofenet.hash()
+    # Under Ape-X the worker layout changes what is collected; where the workers run still does not.
+    apex = _cfg().replace(**{"collect.mode": "apex"})
+    for path, value in [("collect.workers", 4), ("collect.envs_per_worker", 8), ("collect.sync_every", 2)]:
+        assert apex.replace(**{path: value}).hash() != apex.hash(), path
+    for path, value in [("collect.backend", "ray"), ("collect.ray_address", "auto")]:
+        assert apex.replace(**{path: value}).hash() == apex.hash(), path
+    assert RunConfig(collect=CollectConfig(mode="apex")).hash_fields() == {"schema": SCHEMA_VERSION,
+                                                                           "collect": {"mode": "apex"}}
+    assert RunConfig(agent=AgentConfig(ofenet=OFENetConfig(layers=4))).hash() == RunConfig().hash()
 
 
 @pytest.mark.parametrize("path,value", SEMANTIC_CHANGES, ids=[p for p, _ in SEMANTIC_CHANGES])

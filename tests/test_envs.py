@@ -134,6 +134,12 @@ def test_extra_kwargs_merge_into_env_config():
     assert flags == [False, False, True]  # the max_episode_steps of the EnvConfig survived the merge
 
 
+def test_extra_kwargs_keep_action_repeat_and_frame_stack():
+    cfg = EnvConfig("Pendulum-v1", frame_stack=3, action_repeat=2)
+    assert env_spec(make_env(cfg))[0] == ObsSpec((9,), np.dtype(np.float32), 3)
+    assert env_spec(make_env(cfg, g=9.81))[0] == ObsSpec((9,), np.dtype(np.float32), 3)
+
+
 def test_max_episode_steps_truncates_not_terminates():
     e = make_env(EnvConfig("Pendulum-v1", max_episode_steps=5), seed=0)
     e.reset(seed=0)

@@ -9,6 +9,7 @@ import torch
 
 from rlcore.agents import make_agent
 from rlcore.config import NET_KINDS, AgentConfig, NetConfig, OFENetConfig
+from rlcore.envs import ObsSpec
 from rlcore.nets import EnsembleBatchNorm, count_parameters, layer_rows, parameter_table, totals
 from rlcore.reference import OTA2021_TABLE2_TOTALS, ota2021_table2
 
@@ -24,7 +25,7 @@ def ota_agent():
     torch.manual_seed(0)
     net = NetConfig(kind="densenet", width=2048, depth=2, activation="swish")
     cfg = AgentConfig(algo="sac", actor=net, critic=net, ofenet=OFENetConfig(enabled=True))
-    return make_agent(cfg, ANT_OBS, ANT_ACT, env_id="Ant-v4")
+    return make_agent(cfg, ObsSpec.flat(ANT_OBS), ANT_ACT, env_id="Ant-v4")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def ota_table(ota_agent) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def original_agent():
     torch.manual_seed(0)
-    return make_agent(AgentConfig(), ANT_OBS, ANT_ACT)
+    return make_agent(AgentConfig(), ObsSpec.flat(ANT_OBS), ANT_ACT)
 
 
 def published(agent: str, network: str) -> pd.DataFrame:
@@ -151,7 +152,7 @@ def test_small_tables_match_module_counts(kind, norm, algo):
     torch.manual_seed(0)
     net = NetConfig(kind=kind, width=8, depth=2, norm=norm)
     ofenet = OFENetConfig(enabled=True, layers=2, total_units=8) if kind == "mlp" else OFENetConfig()
-    agent = make_agent(AgentConfig(algo=algo, actor=net, critic=net, ofenet=ofenet), 5, 2)
+    agent = make_agent(AgentConfig(algo=algo, actor=net, critic=net, ofenet=ofenet), ObsSpec.flat(5), 2)
     table = parameter_table(agent)
     check_table_against_modules(agent, table)
     actor_layers = list(table.loc[table["network"] == "actor", "layer"])
@@ -166,7 +167,7 @@ def test_small_tables_match_module_counts(kind, norm, algo):
 def test_layer_rows_counts_norms_with_the_preceding_linear():
     torch.manual_seed(0)
     agent = make_agent(AgentConfig(actor=NetConfig(width=4, depth=2, norm="batchnorm"),
-                                   critic=NetConfig(width=4, depth=2)), 3, 1)
+                                   critic=NetConfig(width=4, depth=2)), ObsSpec.flat(3), 1)
     rows = layer_rows(agent.actor.trunk, "actor")
     assert [(r["input_units"], r["output_units"], r["weights"], r["norm_params"], r["norm_stats"])
             for r in rows] == [(3, 4, 16, 8, 8), (4, 4, 20, 8, 8), (4, 2, 10, 0, 0)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rlcore import profiles
-from rlcore.config import ALGORITHMS, BudgetConfig, ConfigError, RunConfig
+from rlcore.config import ALGORITHMS, ConfigError, RunConfig
+from rlcore.experiments import ota_size_sweep
 
 
 @pytest.mark.parametrize("algo,warmup", [("sac", 10_000), ("td3", 100_000)])
@@ -29,22 +30,40 @@ def test_quick_budget(algo):
 def test_smoke_budget(algo):
     b = profiles.budget("smoke", algo)
     assert (b.total_steps, b.warmup_steps, b.eval_every, b.eval_episodes) == (1_000, 250, 500, 2)
-    assert profiles.EPISODE_CAP["smoke"] == 200
+
+
+def test_only_smoke_caps_episodes():
+    """Smoke runs cap episodes at 200 steps (an evaluation takes a second); quick keeps the registered limit."""
+    smoke = ota_size_sweep("smoke").configs
+    quick = ota_size_sweep("quick").configs
+    assert smoke and quick
+    assert {c.env.max_episode_steps for c in smoke} == {200}
+    assert {c.env.max_episode_steps for c in quick} == {None}
 
 
 @pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
 @pytest.mark.parametrize("algo", ALGORITHMS)
 def test_every_budget_is_consistent(profile, algo):
     b = profiles.budget(profile, algo)
-    assert isinstance(b, BudgetConfig)
     assert 0 < b.warmup_steps < b.total_steps
     assert b.total_steps % b.eval_every == 0
     assert b.replay_size <= b.total_steps
     RunConfig(budget=b, profile=profile)  # a valid run config
 
 
-def test_profile_names():
-    assert set(profiles.PROFILE_NAMES) == {"smoke", "quick", "paper"}
+@pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
+def test_every_profile_name_is_accepted(profile):
+    assert RunConfig(profile=profile).profile == profile
+    assert profiles.check_profile(profile) == profile
+    assert profiles.budget(profile).total_steps > 0
+
+
+def test_unknown_profile_name_is_rejected_by_config_and_profiles():
+    for attempt in (lambda: RunConfig(profile="huge"), lambda: profiles.budget("huge"),
+                    lambda: profiles.check_profile("huge")):
+        with pytest.raises(ConfigError) as info:
+            attempt()
+        assert info.value.field_name == "profile" and "'huge'" in str(info.value)
 
 
 def test_overrides():
@@ -80,3 +99,6 @@ def test_describe():
     line = profiles.describe("paper", profiles.budget("paper"), range(5))
     assert line == "profile=paper: 1,000,000 env steps, 5 seeds, eval every 5,000 steps x 10 episodes"
     assert "1 seed," in profiles.describe("smoke", profiles.budget("smoke"), [0])
+    # Under an action repeat the line states agent steps and the frames behind them.
+    line = profiles.describe("smoke", profiles.budget("smoke"), [0], action_repeat=4)
+    assert "1,000 agent steps = 4,000 frames (action repeat 4)" in line

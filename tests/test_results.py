@@ -9,13 +9,30 @@ import pandas as pd
 import pytest
 import torch
 
+import rlcore.io
 from rlcore import results
 from rlcore.config import ConfigError, RunConfig
+from rlcore.io import atomic_path
 from rlcore.results import (COLUMNS, RunStore, atomic_torch_save, atomic_write, load_runs, load_sweep, load_table)
 
 
-def _no_temp_files(directory) -> bool:
-    return not [p for p in os.listdir(directory) if p.endswith(".tmp")]
+def _listing(directory) -> list[str]:
+    """Every entry of a directory, hidden ones included (temp files are `.NAME.XXXX.tmp`)."""
+    return sorted(os.listdir(directory))
+
+
+def test_atomic_path_writes_a_hidden_temp_file_next_to_the_target(tmp_path):
+    target = tmp_path / "table.csv"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".table.csv.") and tmp.name.endswith(".tmp")
+        tmp.write_text("x")
+        assert _listing(tmp_path) == [tmp.name]  # the target appears only once the block succeeds
+    assert _listing(tmp_path) == ["table.csv"] and target.read_text() == "x"
+    with pytest.raises(KeyError):
+        with atomic_path(tmp_path / "other.csv") as tmp:
+            tmp.write_text("half")
+            raise KeyError("interrupted")
+    assert _listing(tmp_path) == ["table.csv"]  # the temp file of a failed write is removed
 
 
 def test_atomic_write_replaces_content_and_leaves_no_temp_files(tmp_path):
@@ -34,7 +51,7 @@ def test_atomic_write_failure_keeps_old_file_and_cleans_up(tmp_path, monkeypatch
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(results.os, "replace", broken_replace)
+    monkeypatch.setattr(rlcore.io.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         atomic_write(p, "new")
     with pytest.raises(OSError, match="disk full"):
@@ -47,7 +64,7 @@ def test_atomic_write_failure_keeps_old_file_and_cleans_up(tmp_path, monkeypatch
 def test_atomic_torch_save(tmp_path):
     atomic_torch_save({"w": torch.arange(3)}, tmp_path / "agent.pt")
     assert torch.equal(torch.load(tmp_path / "agent.pt")["w"], torch.arange(3))
-    assert _no_temp_files(tmp_path)
+    assert _listing(tmp_path) == ["agent.pt"]
 
 
 @pytest.fixture
@@ -68,7 +85,7 @@ def test_run_store_layout_config_and_status(tmp_path, cfg):
     store.write_manifest({"device": "cpu"})
     assert json.loads(store.path("manifest.json").read_text()) == {"device": "cpu"}
     store.prepare()  # idempotent for the same config
-    assert _no_temp_files(store.dir)
+    assert _listing(store.dir) == ["config.json", "manifest.json", "status.json"]
 
 
 def test_run_store_refuses_a_directory_of_another_config(tmp_path, cfg):
@@ -86,7 +103,12 @@ def test_run_store_rows(tmp_path, cfg):
     assert store.read_rows("evaluations") == []
     row = store.row(100, "eval_return", -123.5)
     assert row == {"run": cfg.run_id, "env": "Pendulum-v1", "algo": "sac", "seed": 3, "step": 100,
-                   "metric": "eval_return", "value": -123.5}
+                   "metric": "eval_return", "value": -123.5, "frames": 100}
+    assert list(row) == COLUMNS and COLUMNS[-1] == "frames"
+    # frames: the given count (e.g. Ape-X's environment steps), else step x action repeat.
+    assert store.row(100, "eval_return", 0.0, frames=4321)["frames"] == 4321
+    repeated = RunStore(tmp_path, cfg.replace(**{"env.action_repeat": 4}))
+    assert repeated.row(100, "eval_return", 0.0)["frames"] == 400
     rows = [store.row(s, m, s / 10) for s in (0, 100) for m in ("eval_return", "eval_length")]
     store.write_rows("evaluations", rows)
     frame = pd.read_csv(store.path("evaluations.csv"))
@@ -106,7 +128,7 @@ def test_run_store_checkpoint(tmp_path, cfg):
     store.remove_checkpoint()
     assert not store.path("checkpoint.pt").exists()
     store.remove_checkpoint()  # removing twice is fine
-    assert _no_temp_files(store.dir)
+    assert _listing(store.dir) == ["config.json"]
 
 
 def test_unwritable_results_dir_raises_config_error(tmp_path, cfg):

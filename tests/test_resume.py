@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
+from rlcore.hooks import hooks_for
 from rlcore.results import RunStore
 from rlcore.train import Trainer, train
 
@@ -68,8 +69,17 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_config, m
         log.close()
     assert child.returncode == -signal.SIGKILL
 
-    ckpt_step = torch.load(store.path("checkpoint.pt"), weights_only=False)["step"]
+    ckpt = torch.load(store.path("checkpoint.pt"), weights_only=False)
+    ckpt_step = ckpt["step"]
     assert ckpt_step in (400, 800)
+    # What a checkpoint holds: learner, replay, RNGs, the collection strategy's and the hooks' state.
+    assert set(ckpt) == {"step", "agent", "replay", "torch_rng", "cuda_rng", "strategy", "hooks", "wall_time_s"}
+    assert ckpt["strategy"]["env_steps"] == ckpt_step and "action_space_rng" in ckpt["strategy"]
+    assert ckpt["replay"]["size"] == ckpt_step and ckpt["replay"]["obs"].shape == (ckpt_step, 3)
+    assert ckpt["agent"]["extra"]["updates"] == ckpt_step - 200 + 1  # one update per step from step 200
+    assert set(ckpt["hooks"]) == {h.name for h in hooks_for(cfg, learns_features=False)}
+    assert ckpt["wall_time_s"] > 0
+    del ckpt
     killed_evals = pd.read_csv(store.path("evaluations.csv"))
     assert killed_evals["step"].max() > ckpt_step, "the kill should leave rows beyond the checkpoint"
     assert store.status()["state"] == "running"
@@ -104,4 +114,6 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_config, m
     pd.testing.assert_frame_equal(before, reference[reference["step"] <= ckpt_step].reset_index(drop=True))
     metrics = pd.read_csv(store.path("metrics.csv"))
     assert not metrics.duplicated(["step", "metric"]).any()
-    assert not [p for p in os.listdir(store.dir) if p.endswith(".tmp")]
+    # The finished run's files and nothing else: no checkpoint, no temp file (.NAME.XXXX.tmp) left behind.
+    assert sorted(os.listdir(store.dir)) == ["agent.pt", "config.json", "evaluations.csv", "manifest.json",
+                                             "metrics.csv", "status.json", "td_targets.pt"]

@@ -28,6 +28,14 @@ def test_grid_rejects_unknown_axis(tiny_config):
     assert info.value.field_name == "agent.critic.units"
     with pytest.raises(ConfigError):
         grid(tiny_config(), {"agent.critic.width": [0]})
+    # Algorithm settings live in their sections; a section is not replaced by a number.
+    with pytest.raises(ConfigError) as info:
+        grid(tiny_config("td3"), {"agent.policy_delay": [1, 2]})
+    assert info.value.field_name == "agent.policy_delay"
+    with pytest.raises(ConfigError) as info:
+        grid(tiny_config(), {"agent.critic": [64]})
+    assert info.value.field_name == "agent.critic"
+    assert [c.agent.td3.policy_delay for c in grid(tiny_config("td3"), {"agent.td3.policy_delay": [1, 3]})] == [1, 3]
 
 
 def test_sweep_continues_past_crashed_and_broken_runs(tmp_path, tiny_config):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -12,6 +11,8 @@ import torch
 
 import rlcore.train
 from rlcore.agents import make_agent
+from rlcore.config import ConfigError
+from rlcore.envs import ObsSpec
 from rlcore.results import COLUMNS, RunStore, load_agent
 from rlcore.train import Trainer, evaluate, resolve_device, train
 
@@ -43,6 +44,7 @@ def test_tiny_run_finishes_with_expected_files_and_evaluations(tmp_path, tiny_co
     assert sorted(evals["step"].unique()) == [0, 100, 200, 300]
     assert set(evals["metric"]) == EVAL_METRICS and len(evals) == 12
     assert (evals["run"] == cfg.run_id).all() and (evals["algo"] == algo).all() and (evals["seed"] == 0).all()
+    assert (evals["frames"] == evals["step"]).all()  # serial, no action repeat: one frame per agent step
     returns = evals[evals["metric"] == "eval_return"].set_index("step")["value"]
     assert status["final_eval_return"] == pytest.approx(returns[300])
     assert (evals[evals["metric"] == "eval_length"]["value"] == 50).all()  # max_episode_steps honoured
@@ -67,6 +69,7 @@ def test_tiny_run_finishes_with_expected_files_and_evaluations(tmp_path, tiny_co
     # Frozen TD targets of every stored transition (300 < td_targets_samples) for loss landscapes.
     td = torch.load(run_dir / "td_targets.pt")
     assert td["obs"].shape == (300, 3) and td["action"].shape == (300, 1) and td["q_hat"].shape == (300,)
+    assert td["loss"] == cfg.agent.critic_loss  # the run's critic loss travels with its targets
     assert torch.isfinite(td["q_hat"]).all()
     manifest = pd.read_json(run_dir / "manifest.json", typ="series")
     assert manifest["wall_time_s"] > 0 and manifest["device"] == "cpu"
@@ -91,7 +94,7 @@ def test_same_config_same_results(tmp_path, tiny_config):
 def test_evaluate_is_deterministic(tiny_config):
     from rlcore.envs import make_env
     cfg = tiny_config("sac", max_episode_steps=30)
-    agent = make_agent(cfg.agent, 3, 1)
+    agent = make_agent(cfg.agent, ObsSpec.flat(3), 1)
     env = make_env(cfg.env)
     r1, l1 = evaluate(agent, env, 3, seed=10)
     r2, l2 = evaluate(agent, env, 3, seed=10)
@@ -102,9 +105,14 @@ def test_evaluate_is_deterministic(tiny_config):
 def test_resolve_device():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")  # a torch device passes through
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="cuda"):
+        with pytest.raises(ConfigError, match="cuda") as err:
             resolve_device("cuda")
+        assert err.value.field_name == "device"
+    with pytest.raises(ConfigError, match="'tpu'") as err:
+        resolve_device("tpu")
+    assert err.value.field_name == "device"
 
 
 # ---- divergence -----------------------------------------------------------------------------------
@@ -137,11 +145,11 @@ def _nan_after(monkeypatch, n_updates: int, key: str = "critic_loss"):
         agent = real_make_agent(*args, **kwargs)
         real_update = agent.update
 
-        def update(batch, **kwargs):
-            metrics = real_update(batch, **kwargs)
+        def update(batch, step, **kwargs):
+            result = real_update(batch, step, **kwargs)
             if agent.updates > n_updates:
-                metrics[key] = torch.tensor(float("nan"))
-            return metrics
+                result.metrics[key] = torch.tensor(float("nan"))
+            return result
 
         agent.update = update
         return agent
@@ -165,7 +173,7 @@ def test_non_finite_action_marks_run_crashed(tmp_path, tiny_config, monkeypatch)
 
     def patched(*args, **kwargs):
         agent = real_make_agent(*args, **kwargs)
-        agent.act = lambda obs, explore: np.full(1, np.nan, np.float32)
+        agent.act = lambda obs, step, explore: np.full(1, np.nan, np.float32)
         return agent
 
     monkeypatch.setattr(rlcore.train, "make_agent", patched)
@@ -213,10 +221,10 @@ def test_interrupted_run_resumes_without_duplicates(tmp_path, tiny_config, monke
         agent = real_make_agent(*args, **kwargs)
         real_update = agent.update
 
-        def update(batch, **kwargs):
+        def update(batch, step, **kwargs):
             if agent.updates == 180:
                 raise KeyboardInterrupt
-            return real_update(batch, **kwargs)
+            return real_update(batch, step, **kwargs)
 
         agent.update = update
         return agent
@@ -254,4 +262,5 @@ def test_interrupted_run_resumes_without_duplicates(tmp_path, tiny_config, monke
     assert_no_duplicates(metrics)
     assert metrics["step"].max() == 400
     assert reference["state"] == "finished"
-    assert math.isfinite(status["final_eval_return"])
+    final = evals[(evals["metric"] == "eval_return") & (evals["step"] == 400)]["value"].item()
+    assert status["final_eval_return"] == pytest.approx(final)

@@ -184,8 +184,10 @@ class Agent(abc.ABC):
     @torch.no_grad()
     def td_target(self, batch: Batch) -> torch.Tensor:
         """(B, 1) Bellman target r + discount * V'(s') (n-step sums and discounts come from the replay).
-        Changes no state: target networks are in eval mode and their spectral-norm vectors advance
-        only in `update_critic`."""
+        Target networks are always in eval mode and their spectral-norm vectors advance only in the
+        critic step, so with the agent in eval mode (`eval_mode()`) this changes no state. Inside an
+        update the online actor (SAC's a' ~ pi(s')) is in training mode, as in training: its
+        BatchNorm statistics and spectral-norm vectors move as they always did there."""
         return batch.reward + batch.discount * self.next_value(batch)
 
     def critic_loss(self, q: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
