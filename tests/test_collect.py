@@ -457,6 +457,9 @@ def _learning_config(tmp_path, backend: str, total_steps: int):
 
 
 def _learning_check(tmp_path, cfg, elapsed):
+    """Apex runs are asynchronous, so no two are identical. Measured on the 2-core AMD EPYC machine,
+    four runs each: local (6000 gradient steps) -1247 -> -148, -150, -147, -149; Ray (5000)
+    -1247 -> -148, -307, -147, -147. The -600 threshold leaves a margin of ~300 over the worst."""
     evals = pd.read_csv(RunStore(tmp_path, cfg).path("evaluations.csv"))
     returns = evals[evals["metric"] == "eval_return"].set_index("step")["value"]
     start, final = returns[0], returns[cfg.budget.total_steps]
