@@ -115,6 +115,10 @@ class EnvConfig:
     def __post_init__(self):
         # Stored as sorted pairs so the dataclass stays immutable; `kwargs_dict` gives a dict back.
         pairs = self.kwargs.items() if isinstance(self.kwargs, Mapping) else self.kwargs
+        if not isinstance(self.kwargs, Mapping) and not (
+                isinstance(self.kwargs, (tuple, list)) and all(isinstance(p, (tuple, list)) and len(p) == 2
+                                                                for p in self.kwargs)):
+            raise ConfigError("env.kwargs", self.kwargs, 'a mapping of constructor arguments, e.g. {"use_contact_forces": true}')
         object.__setattr__(self, "kwargs", tuple(sorted((str(k), v) for k, v in pairs)))
 
     @property
@@ -219,6 +223,8 @@ class AgentConfig:
     are fields here. `critic_loss="huber"` is Ota A.1's choice; "mse" is the original papers'.
     `n_step` > 1 bootstraps from the n-th next state with the discounted reward sum (DrQ-v2: 3); the
     replay computes it (`Batch.discount`), so every Bellman target reads r + discount * V(s').
+    `n_step_partial`: within n steps of an episode's end, sum the rewards left (True, the Ape-X /
+    Rainbow convention) or never sample those starts (False, as DrQ-v2's replay does).
     """
 
     algo: str = "sac"
@@ -227,6 +233,7 @@ class AgentConfig:
     ofenet: OFENetConfig = field(default_factory=OFENetConfig)
     gamma: float = 0.99
     n_step: int = 1
+    n_step_partial: bool = True
     tau: float = 0.005
     batch_size: int = 256
     actor_lr: float = 3e-4
@@ -251,6 +258,7 @@ class AgentConfig:
         self.ofenet.validate(f"{prefix}.ofenet")
         _number_in(f"{prefix}.gamma", self.gamma, 0.0, 1.0, high_open=True)
         _positive_int(f"{prefix}.n_step", self.n_step)
+        _bool(f"{prefix}.n_step_partial", self.n_step_partial)
         if self.n_step > 1 and self.ofenet.enabled:
             raise ConfigError(f"{prefix}.n_step", self.n_step,
                               "1 with OFENet (its auxiliary task predicts the next state, not the n-th)")
@@ -381,6 +389,9 @@ class RunConfig:
                 raise ConfigError("agent.n_step", self.agent.n_step, "1 with collect.mode='apex'")
             if self.env.frame_stack != 1:
                 raise ConfigError("env.frame_stack", self.env.frame_stack, "1 with collect.mode='apex'")
+        if self.agent.ofenet.enabled and self.env.frame_stack != 1:
+            # OFENet predicts the next observation's leading dims: with a stack, the oldest frame.
+            raise ConfigError("env.frame_stack", self.env.frame_stack, "1 with agent.ofenet.enabled")
 
     def frames(self, agent_steps: int) -> int:
         """Environment frames behind `agent_steps` agent steps (each repeats its action)."""
@@ -409,9 +420,6 @@ class RunConfig:
                                                  if self.collect.mode == "serial" else ()):
             collect.pop(key, None)
         d = {k: v for k, v in d.items() if v != {}}
-        for section in ("agent", "collect"):
-            if section in d and not d[section]:
-                d.pop(section)
         return {"schema": SCHEMA_VERSION, **d}
 
     def hash(self) -> str:
@@ -441,10 +449,12 @@ class RunConfig:
                 node = node[key]
             if leaf not in node:
                 raise ConfigError(path, value, f"an existing field; valid here: {', '.join(sorted(node))}")
-            if isinstance(node[leaf], dict) and leaf != "kwargs" and not isinstance(value, Mapping):
+            section = isinstance(node[leaf], dict) and leaf != "kwargs"
+            if section and not isinstance(value, Mapping):
                 raise ConfigError(path, value, f"a section (a mapping of its fields: {', '.join(sorted(node[leaf]))}); "
                                   f"set one field with {path}.<field>=...")
-            node[leaf] = dict(value) if isinstance(value, Mapping) else value
+            # A mapping for a section sets those fields and keeps the others; env.kwargs is replaced.
+            node[leaf] = {**node[leaf], **value} if section else dict(value) if isinstance(value, Mapping) else value
         return RunConfig.from_dict(d)
 
 

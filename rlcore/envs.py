@@ -87,7 +87,8 @@ class FrameStack(gym.ObservationWrapper):
         super().__init__(env)
         self.k = k
         space = env.observation_space
-        self.observation_space = gym.spaces.Box(np.repeat(space.low, k, axis=0), np.repeat(space.high, k, axis=0),
+        self.observation_space = gym.spaces.Box(np.concatenate([space.low] * k, axis=0),
+                                                np.concatenate([space.high] * k, axis=0),
                                                 (k * space.shape[0], *space.shape[1:]), space.dtype)
         self._frames: list[np.ndarray] = []
 

@@ -9,7 +9,7 @@ The trainer calls, for each hook in order,
 
 `request` is the `UpdateRequest` the next `agent.update` is called with (e.g. a hook asks for the
 step's gradient norms). A new measurement is a hook here plus a config field that switches it on
-(`hooks_for` builds the list from the config); tests pass their own hooks to `Trainer(hooks=...)`.
+(`hooks_for` builds the list from the config); tests add their own with `Trainer(hooks=...)`.
 """
 
 from __future__ import annotations

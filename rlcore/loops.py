@@ -57,7 +57,9 @@ class SerialCollection(CollectionStrategy):
 
     def run(self, step: int) -> int:
         t, cfg, b = self.trainer, self.trainer.cfg, self.trainer.cfg.budget
-        # A resumed run starts a fresh episode; the interrupted partial episode is not replayed.
+        # A resumed run starts a fresh episode; the interrupted partial episode is not replayed, and
+        # the replay ends it by truncation so no n-step window or frame stack runs into the new one.
+        t.replay.end_episode()
         obs, _ = self.env.reset(seed=cfg.seed + step)
         episode_return, episode_length = 0.0, 0
         while step < b.total_steps:

@@ -11,10 +11,12 @@ Either way the transitions of one episode must arrive in order when n > 1 or k >
 loop); with n = 1 and k = 1 any order works (the Ape-X collector's interleaved batches).
 
 Every sample is a `Batch` whose `reward` is the n-step discounted sum and whose `discount` is
-gamma^m times not-terminal, m <= n the steps actually taken (fewer when the episode ended), so
-every Bellman target is `reward + discount * V(next_obs)`. A time-limit truncation ends the sum
-but is not terminal (its `discount` stays gamma^m). A slot is sampled only once its n-step window
-is complete and, for frames, its whole stack is still stored.
+gamma^m times not-terminal, m <= n the steps actually taken, so every Bellman target is
+`reward + discount * V(next_obs)`. A time-limit truncation ends the sum but is not terminal (its
+`discount` stays gamma^m). Within n steps of an episode's end a window is shorter (m < n:
+`partial_windows=True`, the Ape-X / Rainbow convention) or never sampled (`False`: DrQ-v2 samples
+only starts with n steps left in their episode). A slot is sampled only once its window is
+complete and, for frames, its whole stack is still stored.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class ReplayBuffer:
     """Uniform replay. `add` takes one transition or a batch of them (leading dimension)."""
 
     def __init__(self, spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str = "cpu",
-                 gamma: float = 0.99, n_step: int = 1):
+                 gamma: float = 0.99, n_step: int = 1, partial_windows: bool = True):
         if not isinstance(spec, ObsSpec):
             raise TypeError(f"spec must be an ObsSpec (rlcore.envs.obs_spec(env)), got {type(spec).__name__}")
         if n_step < 1:
@@ -53,6 +55,7 @@ class ReplayBuffer:
         if capacity < n_step + spec.frame_stack + 1:
             raise ValueError(f"capacity={capacity!r} is invalid: expected an integer >= n_step + frame_stack + 1")
         self.spec, self.capacity, self.gamma, self.n_step = spec, int(capacity), float(gamma), int(n_step)
+        self.partial_windows = bool(partial_windows)
         self.device = torch.device(device)
         self.stacked = spec.frame_stack > 1
         dtype = _torch_dtype(spec.dtype)
@@ -65,14 +68,16 @@ class ReplayBuffer:
             self.next_obs = torch.empty((capacity, *spec.shape), dtype=dtype, device=self.device)
         f32 = dict(dtype=torch.float32, device=self.device)
         self.action = torch.empty((capacity, action_dim), **f32)
-        self.reward = torch.empty((capacity, 1), **f32)
-        self.not_terminal = torch.empty((capacity, 1), **f32)
+        # Zeros, not empty: an n-step window may read (and mask out) slots written by no transition.
+        self.reward = torch.zeros((capacity, 1), **f32)
+        self.not_terminal = torch.zeros((capacity, 1), **f32)
         self.ends = torch.zeros(capacity, dtype=torch.bool, device=self.device)  # episode ends after it
         self.ready = torch.zeros(capacity, dtype=torch.bool, device=self.device)
         self.ptr = 0  # next slot to write
         self.size = 0  # slots written (frames layout: incl. final-observation slots)
         self._pending: list[int] = []  # transitions of the open episode whose n-step window is open
         self._current: int | None = None  # frames layout: the slot holding the latest observation
+        self._last: int | None = None  # the open episode's latest transition
 
     def __len__(self) -> int:
         return self.size
@@ -114,7 +119,7 @@ class ReplayBuffer:
         c = self._current
         self.action[c], self.reward[c], self.not_terminal[c], self.ends[c] = action, reward, not_terminal, ends
         nxt = self._write_frame(next_obs, min(int(self.position[c]) + 1, self.spec.frame_stack))
-        self._current = None if ends else nxt  # after an episode's end, `nxt` is its final observation
+        self._current = nxt  # after an episode's end, `nxt` is its final observation (reset below)
         self._advance_window(c, ends)
         return c
 
@@ -132,13 +137,28 @@ class ReplayBuffer:
     def _advance_window(self, slot: int, ends: bool) -> None:
         """Transition `slot` was written: windows of n transitions (or up to the episode's end) close."""
         self._pending.append(slot)
+        self._last = slot
         if ends:
-            closed, self._pending = self._pending, []
+            self._close_episode()
         elif len(self._pending) == self.n_step:
-            closed, self._pending = self._pending[:1], self._pending[1:]
-        else:
-            return
-        self._make_ready(torch.tensor(closed, device=self.device))
+            self._make_ready(torch.tensor(self._pending[:1], device=self.device))
+            self._pending = self._pending[1:]
+
+    def _close_episode(self) -> None:
+        closed = self._pending
+        if not self.partial_windows:  # only a window that still holds n transitions
+            closed = closed[: max(0, len(closed) - self.n_step + 1)]
+        if closed:
+            self._make_ready(torch.tensor(closed, device=self.device))
+        self._pending, self._current, self._last = [], None, None
+
+    def end_episode(self) -> None:
+        """End the open episode by truncation (not a terminal), e.g. when a resumed run starts a
+        fresh one: its windows close, and the next `add` starts a new episode (frames layout: the
+        slot after its last transition becomes its final observation)."""
+        if self._last is not None:
+            self.ends[self._last] = True
+        self._close_episode()
 
     def _make_ready(self, idx: torch.Tensor) -> None:
         self.ready[idx] = True
@@ -188,7 +208,8 @@ class ReplayBuffer:
         # alive[:, j] = 1 while no transition before j ended the episode
         alive = torch.cumprod(torch.cat([torch.ones_like(ends[:, :1]), 1.0 - ends[:, :-1]], 1), 1)
         powers = self.gamma ** offsets.to(torch.float32)
-        reward = (alive * powers * self.reward[window].squeeze(-1)).sum(1, keepdim=True)
+        rewards = torch.where(alive.bool(), self.reward[window].squeeze(-1), 0.0)  # other episodes' slots
+        reward = (powers * rewards).sum(1, keepdim=True)
         steps = alive.sum(1).long()  # m: transitions summed
         last = (idx + steps - 1) % self.capacity
         discount = (self.gamma ** steps.to(torch.float32)).unsqueeze(1) * self.not_terminal[last]
@@ -211,7 +232,7 @@ class ReplayBuffer:
         n = self.size
         return {**{name: getattr(self, name)[:n].cpu() for name in self._arrays()},
                 "ptr": self.ptr, "size": self.size, "capacity": self.capacity, "pending": list(self._pending),
-                "current": self._current}
+                "current": self._current, "last": self._last}
 
     def load_state_dict(self, state: dict) -> None:
         if state["capacity"] != self.capacity:
@@ -220,7 +241,7 @@ class ReplayBuffer:
         for name in self._arrays():
             getattr(self, name)[:n] = state[name].to(self.device)
         self.ptr, self.size = state["ptr"], n
-        self._pending, self._current = list(state["pending"]), state["current"]
+        self._pending, self._current, self._last = list(state["pending"]), state["current"], state["last"]
 
 
 class SumTree:
@@ -275,14 +296,15 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     """
 
     def __init__(self, spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str = "cpu",
-                 gamma: float = 0.99, n_step: int = 1, alpha: float = 0.6, beta: float = 0.4, eps: float = 1e-6):
+                 gamma: float = 0.99, n_step: int = 1, partial_windows: bool = True, alpha: float = 0.6,
+                 beta: float = 0.4, eps: float = 1e-6):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha={alpha!r} is invalid: expected a number in [0, 1]")
         self.alpha, self.beta, self.eps = alpha, beta, eps
         self.tree = SumTree(capacity, device)
         # Kept on the device, so that neither adding nor updating priorities waits for it.
         self._max_priority = torch.ones((), dtype=torch.float64, device=torch.device(device))
-        super().__init__(spec, action_dim, capacity, device, gamma, n_step)
+        super().__init__(spec, action_dim, capacity, device, gamma, n_step, partial_windows)
 
     @property
     def max_priority(self) -> float:
@@ -304,6 +326,9 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         if self.size == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
         total = self.tree.total
+        if self.n_step > 1 or self.stacked:  # slots can be written but not ready yet (n = 1 pairs: never)
+            if float(total) == 0.0:
+                raise RuntimeError("the replay holds no complete transition to sample yet")
         edges = torch.arange(batch_size, device=self.device, dtype=torch.float64)
         u = torch.rand(batch_size, device=self.device, dtype=torch.float64, generator=generator)
         idx = self.tree.find((edges + u) / batch_size * total)
@@ -330,8 +355,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
 
 def make_replay(spec: ObsSpec, action_dim: int, capacity: int, device, *, gamma: float, n_step: int,
-                prioritized: bool = False, alpha: float = 0.6, beta: float = 0.4) -> ReplayBuffer:
+                partial_windows: bool = True, prioritized: bool = False, alpha: float = 0.6,
+                beta: float = 0.4) -> ReplayBuffer:
     """The replay a run's config asks for."""
     if prioritized:
-        return PrioritizedReplayBuffer(spec, action_dim, capacity, device, gamma, n_step, alpha=alpha, beta=beta)
-    return ReplayBuffer(spec, action_dim, capacity, device, gamma, n_step)
+        return PrioritizedReplayBuffer(spec, action_dim, capacity, device, gamma, n_step, partial_windows,
+                                       alpha=alpha, beta=beta)
+    return ReplayBuffer(spec, action_dim, capacity, device, gamma, n_step, partial_windows)

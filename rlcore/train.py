@@ -53,7 +53,8 @@ def evaluate(agent: Agent, env, episodes: int, seed: int, step: int = 0) -> tupl
 
 
 class Trainer:
-    """Runs one config. `hooks=None` builds the config's hooks (`hooks.hooks_for`); a list replaces them."""
+    """Runs one config: the config's hooks (`hooks.hooks_for`), then any extra `hooks` (e.g. a test's
+    measurement), each with a distinct `name` (their checkpoint state is keyed by it)."""
 
     def __init__(self, cfg: RunConfig, results_dir=None, progress: bool = True, hooks: Sequence[Hook] | None = None):
         self.cfg = cfg
@@ -172,10 +173,13 @@ class Trainer:
         spec, action_dim = env_spec(self.eval_env)
         self.agent = make_agent(cfg.agent, spec, action_dim, self.device, env_id=cfg.env.id)
         self.replay = make_replay(spec, action_dim, b.replay_size, self.device, gamma=cfg.agent.gamma,
-                                  n_step=cfg.agent.n_step, prioritized=cfg.collect.replay == "prioritized",
+                                  n_step=cfg.agent.n_step, partial_windows=cfg.agent.n_step_partial,
+                                  prioritized=cfg.collect.replay == "prioritized",
                                   alpha=cfg.collect.priority_alpha, beta=cfg.collect.priority_beta)
-        self.hooks = list(self._custom_hooks) if self._custom_hooks is not None \
-            else hooks_for(cfg, self.agent.learns_features)
+        self.hooks = hooks_for(cfg, self.agent.learns_features) + list(self._custom_hooks or ())
+        names = [h.name for h in self.hooks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"hook names must be distinct (checkpoints key hook state by name): {names}")
         self.sums: dict[str, torch.Tensor] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.wall_time_s, self.t_start = 0.0, time.time()
@@ -242,5 +246,6 @@ class Trainer:
 
 
 def train(cfg: RunConfig, results_dir=None, progress: bool = True, hooks: Sequence[Hook] | None = None) -> dict:
-    """Train one run (or resume it, or return at once if it already ended). Returns its status."""
+    """Train one run (or resume it, or return at once if it already ended). Returns its status.
+    `hooks` run in addition to the config's own."""
     return Trainer(cfg, results_dir, progress, hooks).run()

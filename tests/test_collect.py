@@ -341,7 +341,7 @@ def test_interrupted_run_stops_its_workers(tmp_path, tiny_config, monkeypatch):
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, tmp_path, progress=False, hooks=[*hooks_for(cfg, learns_features=False), InterruptAt50()])
+        train(cfg, tmp_path, progress=False, hooks=[InterruptAt50()])
     assert len(seen["pids"]) == 2
     assert not any(alive(p) for p in seen["pids"])
     assert multiprocessing.active_children() == []

@@ -193,8 +193,7 @@ class CountingHook(Hook):
 def test_injected_hook_is_called_logged_and_checkpointed(tmp_path, tiny_config):
     cfg = tiny_config(total_steps=200, warmup_steps=100, eval_every=100, log_every=50, checkpoint_every=150,
                       srank_samples=64)
-    hooks = hooks_for(cfg, learns_features=False) + [CountingHook()]
-    status = train(cfg, tmp_path, progress=False, hooks=hooks)
+    status = train(cfg, tmp_path, progress=False, hooks=[CountingHook()])
     assert status["state"] == "finished"
     store = RunStore(tmp_path, cfg)
     evals = pd.read_csv(store.path("evaluations.csv"))
@@ -261,3 +260,51 @@ def test_budgets_and_curves_in_frames():
     assert aggregate.curves(rows, ["algo"])["step"].tolist() == [0, 10]
     with pytest.raises(Exception, match="x='seconds'"):
         aggregate.curves(rows, ["algo"], x="seconds")
+
+
+def test_resume_mid_episode_keeps_stacks_and_windows_inside_episodes(tmp_path, tiny_config):
+    """A resumed serial run starts a fresh episode: the replay ends the interrupted one by truncation,
+    so no frame stack or n-step window mixes the two."""
+    cfg = tiny_config(total_steps=160, warmup_steps=40, eval_every=80, log_every=40, checkpoint_every=70,
+                      max_episode_steps=200, agent={"n_step": 3}, srank_samples=0, td_targets_samples=0)
+    cfg = cfg.replace(**{"env.frame_stack": 3})
+
+    class Interrupt(Exception):
+        pass
+
+    class StopAt(Hook):
+        name = "stop_at"
+
+        def before_update(self, trainer, step, request):
+            if step == 90 and not getattr(self, "off", False):
+                raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(cfg, tmp_path, progress=False, hooks=[StopAt()])
+    resumed = Trainer(cfg, tmp_path, progress=False, hooks=[type("Off", (StopAt,), {"off": True})()])
+    assert resumed.run()["state"] == "finished"
+    replay = resumed.replay
+    # The interrupted episode (70 steps at the checkpoint) was truncated there: its last transition ends it.
+    assert replay.ends[:72].nonzero().squeeze(-1).tolist() == [69]
+    # Slot 70 is that episode's final observation; the new episode's first frame is slot 71.
+    assert not replay.ready[70] and int(replay.position[71]) == 0
+    # The last windows before the cut are shortened at it, not continued into the new episode.
+    b = replay.gather(torch.tensor([67, 68, 69]))
+    gamma = cfg.agent.gamma
+    assert b.discount[:, 0].tolist() == pytest.approx([gamma ** 3, gamma ** 2, gamma])
+    assert torch.equal(b.next_obs[2], replay.gather(torch.tensor([69])).next_obs[0])
+    assert torch.equal(replay._stack(torch.tensor([70]))[0], b.next_obs[2])
+    # The new episode's first stack is its reset frame, three times.
+    first = replay.gather(torch.tensor([71])).obs[0]
+    assert torch.equal(first[0:3], first[3:6]) and torch.equal(first[3:6], first[6:9])
+
+
+def test_n_step_skip_partial_windows():
+    from rlcore.envs import ObsSpec
+    from rlcore.replay import ReplayBuffer
+
+    replay = ReplayBuffer(ObsSpec.flat(1), 1, capacity=20, gamma=0.5, n_step=3, partial_windows=False)
+    for t in range(5):  # one episode of 5 transitions, cut by a time limit
+        replay.add([t], [0.0], 1.0, [t + 1], False, truncated=t == 4)
+    assert replay.ready_indices().tolist() == [0, 1, 2]  # starts with 3 steps left
+    assert torch.allclose(replay.gather(replay.ready_indices()).discount, torch.full((3, 1), 0.125))

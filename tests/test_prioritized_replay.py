@@ -337,7 +337,7 @@ def test_trainer_anneals_beta_linearly_to_one_and_updates_priorities(tmp_path, t
     monkeypatch.setattr(PrioritizedReplayBuffer, "set_beta", spy_set_beta)
     monkeypatch.setattr(PrioritizedReplayBuffer, "update_priorities", spy_priorities)
     monkeypatch.setattr(Trainer, "sample", spy_sample)
-    status = train(cfg, tmp_path, progress=False, hooks=[*hooks_for(cfg, learns_features=False), StepSpy()])
+    status = train(cfg, tmp_path, progress=False, hooks=[StepSpy()])
     assert status["state"] == "finished"
     assert steps == list(range(64, total + 1))  # one update per env step once the warm-up is over
     assert len(betas) == len(steps) == len(updates) == len(weighted)

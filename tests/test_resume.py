@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rlcore.hooks import hooks_for
+from rlcore.hooks import Hook, hooks_for
 from rlcore.results import RunStore
 from rlcore.train import Trainer, train
 
@@ -86,15 +86,14 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_config, m
 
     # Resume in this process; record which evaluations it computes itself.
     evaluated = []
-    real_log_eval = Trainer._log_eval
+    class EvaluationSpy(Hook):
+        name = "evaluation_spy"
 
-    def spy(self, step):
-        evaluated.append(step)
-        return real_log_eval(self, step)
+        def on_evaluate(self, trainer, step):
+            evaluated.append(step)
+            return {}
 
-    monkeypatch.setattr(Trainer, "_log_eval", spy)
-    status = train(cfg, killed_dir, progress=False)
-    monkeypatch.undo()
+    status = train(cfg, killed_dir, progress=False, hooks=[EvaluationSpy()])
     assert status["state"] == "finished" and status["step"] == 1200
     assert store.status()["state"] == "finished"
     assert not store.path("checkpoint.pt").exists()

@@ -13,6 +13,7 @@ import rlcore.train
 from rlcore.agents import make_agent
 from rlcore.config import ConfigError
 from rlcore.envs import ObsSpec
+from rlcore.hooks import Hook
 from rlcore.results import COLUMNS, RunStore, load_agent
 from rlcore.train import Trainer, evaluate, resolve_device, train
 
@@ -240,14 +241,14 @@ def test_interrupted_run_resumes_without_duplicates(tmp_path, tiny_config, monke
     monkeypatch.undo()
 
     evaluated = []
-    real_log_eval = Trainer._log_eval
+    class EvaluationSpy(Hook):
+        name = "evaluation_spy"
 
-    def spy(self, step):
-        evaluated.append(step)
-        return real_log_eval(self, step)
+        def on_evaluate(self, trainer, step):
+            evaluated.append(step)
+            return {}
 
-    monkeypatch.setattr(Trainer, "_log_eval", spy)
-    status = train(cfg, tmp_path / "run", progress=False)
+    status = train(cfg, tmp_path / "run", progress=False, hooks=[EvaluationSpy()])
     assert status["state"] == "finished" and status["step"] == 400
     assert evaluated == [200, 250, 300, 350, 400]  # resumed at 150: nothing before it is recomputed
     assert not store.path("checkpoint.pt").exists()

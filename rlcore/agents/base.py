@@ -176,6 +176,14 @@ class Agent(abc.ABC):
         """(n_critics, B, 1) Q estimates."""
         return self.critic(self.critic_features(obs, action))
 
+    def target_state_features(self, obs: torch.Tensor) -> torch.Tensor:
+        """z_s of the target extractor (the target OFENet, or the online one without a target)."""
+        return self.extractor_target.state_features(obs)
+
+    def target_q_values(self, z_next: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """min over the target critics of Q'(s', a), from the target extractor's z_s of s': (B, 1)."""
+        return self.critic_target(self.extractor_target.state_action_features(z_next, action)).min(dim=0).values
+
     # ---- learning ---------------------------------------------------------------------------
     @abc.abstractmethod
     def next_value(self, batch: Batch) -> torch.Tensor:

@@ -86,11 +86,9 @@ class SAC(Agent):
 
     def next_value(self, b: Batch) -> torch.Tensor:
         """min_j Q'_j(s', a') - alpha log pi(a'|s'), one a' ~ pi(.|s') (eq. 3's expectation, one sample)."""
-        target_features = self.extractor_target
-        z_next = target_features.state_features(b.next_obs)
+        z_next = self.target_state_features(b.next_obs)
         next_action, next_log_prob = self.actor(z_next)
-        next_q = self.critic_target(target_features.state_action_features(z_next, next_action)).min(dim=0).values
-        return next_q - self.alpha * next_log_prob
+        return self.target_q_values(z_next, next_action) - self.alpha * next_log_prob
 
     def update_critic(self, b: Batch, z_s: torch.Tensor, metrics: dict, grad_norms: bool) -> torch.Tensor:
         return self.critic_step(b, z_s, metrics, grad_norms)

@@ -49,11 +49,11 @@ class TD3(Agent):
 
     def next_value(self, b: Batch) -> torch.Tensor:
         """min_j Q'_j(s', mu'(s') + clip(noise)): target policy smoothing, as in training."""
-        own, target_features = self.cfg.td3, self.extractor_target
-        z_next = target_features.state_features(b.next_obs)
+        own = self.cfg.td3
+        z_next = self.target_state_features(b.next_obs)
         noise = (own.policy_noise * torch.randn_like(b.action)).clamp(-own.noise_clip, own.noise_clip)
         next_action = (self.actor_target(z_next) + noise).clamp(-1.0, 1.0)
-        return self.critic_target(target_features.state_action_features(z_next, next_action)).min(dim=0).values
+        return self.target_q_values(z_next, next_action)
 
     def update_critic(self, b: Batch, z_s: torch.Tensor, metrics: dict, grad_norms: bool) -> torch.Tensor:
         if grad_norms:

@@ -371,11 +371,15 @@ def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: fl
         name += f"_h{hessian_iterations}"
     name += ".json"
     path = run_dir / name
+    loss = json.loads((run_dir / "config.json").read_text())["agent"].get("critic_loss", "mse")
     if path.exists() and not recompute:
-        return Landscape.load(path)
+        cached = Landscape.load(path)
+        if cached.meta.get("loss", "mse") == loss:  # a cache from before J_Q used the run's own loss: redo
+            return cached
     dev = resolve_device(device)
     agent = load_agent(run_dir, dev)
     targets = TDTargets.load(run_dir / "td_targets.pt", dev)
+    targets.loss = agent.cfg.critic_loss  # J_Q is the run's own TD loss (older td_targets.pt name none)
     if max_transitions is not None and max_transitions < len(targets.q_hat):
         keep = torch.randperm(len(targets.q_hat), generator=torch.Generator().manual_seed(seed))[:max_transitions]
         targets = targets.subset(keep)

@@ -2,9 +2,11 @@
 
 Q_hat is the agent's own Bellman target (`Agent.td_target`): SAC's r + discount (min_j Q'_j(s', a')
 - alpha log pi(a'|s')) with one a' ~ pi(.|s') per transition, TD3's r + discount min_j Q'_j(s',
-mu'(s') + clipped noise) with its target policy smoothing -- each exactly as in training, under a
-fixed seed. Computing them changes no state of the agent (every network in eval mode; the
-caller's RNG streams are restored).
+mu'(s') + clipped noise) with its target policy smoothing -- each as in training, under a fixed
+seed, but with every network in eval mode (an actor with BatchNorm reads its running statistics
+here, its batch statistics in training). Computing them changes no state of the agent, and the
+caller's RNG streams are restored. The random draws are made per chunk of `batch_size`
+transitions, so the same seed gives the same targets for the same `batch_size`.
 """
 
 from __future__ import annotations
