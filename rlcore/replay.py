@@ -78,6 +78,7 @@ class ReplayBuffer:
         self._pending: list[int] = []  # transitions of the open episode whose n-step window is open
         self._current: int | None = None  # frames layout: the slot holding the latest observation
         self._last: int | None = None  # the open episode's latest transition
+        self._current_position = 0
 
     def __len__(self) -> int:
         return self.size
@@ -101,7 +102,8 @@ class ReplayBuffer:
             return torch.tensor([self._add_stacked(obs[i], action[i], reward[i], next_obs[i], not_terminal[i],
                                                    bool(ends[i])) for i in range(m)], device=self.device)
         idx = (self.ptr + torch.arange(m, device=self.device)) % self.capacity
-        self._unready(idx)
+        if self.n_step > 1:  # with n = 1 the slots are ready again below
+            self._unready(idx)
         self.obs[idx], self.next_obs[idx], self.action[idx] = obs, next_obs, action
         self.reward[idx], self.not_terminal[idx], self.ends[idx] = reward, not_terminal, ends
         self.ptr = (self.ptr + m) % self.capacity
@@ -118,7 +120,7 @@ class ReplayBuffer:
             self._current = self._write_frame(obs, 0)
         c = self._current
         self.action[c], self.reward[c], self.not_terminal[c], self.ends[c] = action, reward, not_terminal, ends
-        nxt = self._write_frame(next_obs, min(int(self.position[c]) + 1, self.spec.frame_stack))
+        nxt = self._write_frame(next_obs, min(self._current_position + 1, self.spec.frame_stack))
         self._current = nxt  # after an episode's end, `nxt` is its final observation (reset below)
         self._advance_window(c, ends)
         return c
@@ -129,6 +131,7 @@ class ReplayBuffer:
         self._unready((p + torch.arange(k, device=self.device)) % self.capacity)
         self.frames[p] = obs[-self.spec.frame_shape[0]:]  # the newest frame of the stack
         self.position[p] = position
+        self._current_position = position  # kept on the host: no device sync per step
         self.ends[p] = False
         self.ptr = (p + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
@@ -232,7 +235,7 @@ class ReplayBuffer:
         n = self.size
         return {**{name: getattr(self, name)[:n].cpu() for name in self._arrays()},
                 "ptr": self.ptr, "size": self.size, "capacity": self.capacity, "pending": list(self._pending),
-                "current": self._current, "last": self._last}
+                "current": self._current, "last": self._last, "current_position": self._current_position}
 
     def load_state_dict(self, state: dict) -> None:
         if state["capacity"] != self.capacity:
@@ -242,6 +245,7 @@ class ReplayBuffer:
             getattr(self, name)[:n] = state[name].to(self.device)
         self.ptr, self.size = state["ptr"], n
         self._pending, self._current, self._last = list(state["pending"]), state["current"], state["last"]
+        self._current_position = state["current_position"]
 
 
 class SumTree:
@@ -318,8 +322,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.tree.update(idx, self._max_priority.pow(self.alpha).expand(len(idx)))
 
     def _unready(self, idx: torch.Tensor) -> None:
-        if self.ready[idx].any():
-            self.tree.update(idx, torch.zeros(len(idx), dtype=torch.float64, device=self.device))
+        # Unconditionally (asking whether any was ready would wait for the device).
+        self.tree.update(idx, torch.zeros(len(idx), dtype=torch.float64, device=self.device))
         super()._unready(idx)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
