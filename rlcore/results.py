@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 import torch
 
-from .agents import load_agent
+from .agents import load_agent  # noqa: F401 - re-exported: results.load_agent(run_dir)
 from .config import ConfigError, RunConfig, flatten
 from .io import atomic_torch_save, atomic_write, write_json as _write_json
 

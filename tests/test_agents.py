@@ -36,12 +36,12 @@ def make(algo, seed=0, **kw):
     return make_agent(agent_config(algo, **kw), SPEC, ACT, "cpu")
 
 
-def random_batch(n=16, seed=0, not_done=None):
-    """A batch of random transitions; discount = gamma * not_done (1 unless given)."""
+def random_batch(n=16, seed=0, terminal=False):
+    """A batch of random one-step transitions: discount = gamma, or 0 for terminal ones."""
     g = torch.Generator().manual_seed(seed)
-    nd = torch.ones(n, 1) if not_done is None else torch.full((n, 1), float(not_done))
+    discount = torch.full((n, 1), 0.0 if terminal else GAMMA)
     return Batch(torch.randn(n, OBS, generator=g), torch.rand(n, ACT, generator=g) * 2 - 1,
-                 torch.randn(n, 1, generator=g), torch.randn(n, OBS, generator=g), GAMMA * nd)
+                 torch.randn(n, 1, generator=g), torch.randn(n, OBS, generator=g), discount)
 
 
 def params(module: nn.Module) -> list[torch.Tensor]:
@@ -210,7 +210,7 @@ def test_td3_actor_and_targets_update_every_policy_delay(delay):
 def test_td_target_bootstraps_with_the_batch_discount(algo):
     """td_target = r + discount * V'(s'): a terminal batch (discount 0) has target exactly r."""
     agent = make(algo)
-    terminal = random_batch(seed=3, not_done=0.0)
+    terminal = random_batch(seed=3, terminal=True)
     assert torch.equal(agent.td_target(terminal), terminal.reward)
 
     ongoing = random_batch(seed=3)
@@ -241,7 +241,7 @@ def test_update_trains_the_critics_towards_td_target_with_the_configured_loss(mo
         seen.append(target.detach().clone())
         return real(q, target, weights)
 
-    for i, batch in enumerate([random_batch(seed=3, not_done=0.0), random_batch(seed=4)]):
+    for i, batch in enumerate([random_batch(seed=3, terminal=True), random_batch(seed=4)]):
         before = copy.deepcopy(agent)
         monkeypatch.setattr(agent, "critic_loss", spy)
         torch.manual_seed(7)

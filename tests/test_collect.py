@@ -31,7 +31,7 @@ from rlcore.agents import make_agent
 from rlcore.collect import Collector, check_settings
 from rlcore.config import ConfigError
 from rlcore.envs import ObsSpec
-from rlcore.hooks import Hook, hooks_for
+from rlcore.hooks import Hook
 from rlcore.results import RunStore
 from rlcore.train import Trainer, train
 

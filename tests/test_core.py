@@ -10,15 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 import rlcore
-from rlcore.config import (SCHEMA_VERSION, AgentConfig, BudgetConfig, EnvConfig, NetConfig, RunConfig, TD3Config)
+from rlcore.config import SCHEMA_VERSION, AgentConfig, EnvConfig, NetConfig, RunConfig, TD3Config
 from rlcore.experiments import ota_size_sweep
-from rlcore.hooks import Hook, hooks_for
+from rlcore.hooks import Hook
 from rlcore.results import RunStore
 from rlcore.train import Trainer, train
 

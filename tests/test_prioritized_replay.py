@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rlcore.envs import ObsSpec
-from rlcore.hooks import Hook, hooks_for
+from rlcore.hooks import Hook
 from rlcore.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer, SumTree
 from rlcore.train import Trainer, train
 

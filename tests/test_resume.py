@@ -16,7 +16,7 @@ import torch
 
 from rlcore.hooks import Hook, hooks_for
 from rlcore.results import RunStore
-from rlcore.train import Trainer, train
+from rlcore.train import train
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -15,7 +15,7 @@ from rlcore.config import ConfigError
 from rlcore.envs import ObsSpec
 from rlcore.hooks import Hook
 from rlcore.results import COLUMNS, RunStore, load_agent
-from rlcore.train import Trainer, evaluate, resolve_device, train
+from rlcore.train import evaluate, resolve_device, train
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
