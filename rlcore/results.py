@@ -34,6 +34,22 @@ from .io import atomic_torch_save, atomic_write, write_json as _write_json
 # `step` is what the run counts (agent steps, or gradient steps under Ape-X); `frames` the
 # environment frames behind it (agent steps x action repeat), the DMC papers' x-axis.
 COLUMNS = ["run", "env", "algo", "seed", "step", "metric", "value", "frames"]
+
+
+class StoreError(RuntimeError):
+    """A run store problem a user can act on (reported in one line, never as a traceback)."""
+
+
+class RunLocked(StoreError):
+    """Another process holds the run directory's lock."""
+
+
+class DamagedFile(StoreError):
+    """A file of a run directory cannot be read as what it should be."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
 FINAL_STATES = ("finished", "crashed")
 TABLES = ("evaluations", "metrics")
 

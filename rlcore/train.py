@@ -33,7 +33,15 @@ from .results import RunStore, default_results_dir, environment_manifest
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own, fixed start states
 
-__all__ = ["Diverged", "Trainer", "evaluate", "resolve_device", "train"]
+
+class RunInterrupted(Exception):
+    """Ctrl-C or SIGTERM: the run checkpointed at `step` and can be resumed by rerunning it."""
+
+    def __init__(self, step: int):
+        super().__init__(f"interrupted at step {step}; rerun the same command to resume")
+        self.step = step
+
+__all__ = ["Diverged", "RunInterrupted", "Trainer", "evaluate", "resolve_device", "train"]
 
 
 def evaluate(agent: Agent, env, episodes: int, seed: int, step: int = 0) -> tuple[list[float], list[int]]:
