@@ -16,10 +16,11 @@ from typing import Any
 
 from . import profiles
 from .config import AgentConfig, ConfigError, EnvConfig, RunConfig
+from .envs import env_spec_of
 from .experiments import EXPERIMENTS, get_experiment
-from .results import default_results_dir, default_tables_dir, load_runs, repo_root
+from .results import StoreError, default_results_dir, default_tables_dir, load_runs, repo_root
 from .sweep import grid, run_sweep
-from .train import train
+from .train import RunInterrupted, train
 
 
 def _value(text: str) -> Any:
@@ -40,11 +41,65 @@ def _pairs(items: list[str], flag: str) -> list[tuple[str, str]]:
     return out
 
 
+_KWARGS_EXAMPLE = '{"use_contact_forces": true}'
+
+
+def _env_kwargs(text: str | None) -> dict:
+    """--env-kwargs: a JSON object (anything else is a one-line error naming the flag)."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError("--env-kwargs", text, f"a JSON object, e.g. {_KWARGS_EXAMPLE} ({err})") from None
+    if not isinstance(value, dict):
+        raise ConfigError("--env-kwargs", text, f"a JSON object, e.g. {_KWARGS_EXAMPLE}")
+    return value
+
+
+def _read_config(path: str) -> RunConfig:
+    """--config: a config.json; a missing, unreadable or non-JSON file is a one-line error naming it."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ConfigError("--config", path, "an existing config.json file (e.g. one from a run directory)") from None
+    except OSError as err:
+        raise ConfigError("--config", path, f"a readable config.json file ({err.strerror or err})") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError("--config", path, f"a JSON file of RunConfig's fields ({err})") from None
+    return RunConfig.from_dict(data)
+
+
+def _check_results_dir(path: str | None) -> None:
+    """A results directory that is (or lies under) a file is a one-line error naming it."""
+    if path is None:
+        return
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                where = "" if q == p else f" ({q} is a file)"
+                raise ConfigError("--results-dir", path, f"a directory of runs, not a file{where}")
+            return
+
+
+def _check_envs(configs) -> None:
+    """Build each distinct environment once, before anything is written: an unknown id or bad kwargs
+    stops the command with its ConfigError rather than leaving a run directory behind."""
+    seen: list[EnvConfig] = []
+    for cfg in configs:
+        if cfg.env not in seen:  # by equality: kwargs values may be unhashable (lists)
+            seen.append(cfg.env)
+            env_spec_of(cfg.env)
+
+
 def _base_config(args) -> RunConfig:
     if args.config:
-        cfg = RunConfig.from_dict(json.loads(Path(args.config).read_text()))
+        cfg = _read_config(args.config)
     else:
-        env = EnvConfig(args.env, json.loads(args.env_kwargs) if args.env_kwargs else {})
+        env = EnvConfig(args.env, _env_kwargs(args.env_kwargs))
         agent = AgentConfig(algo=args.algo)
         # Validated before the budget (which also needs a known algorithm) so that a bad --algo is
         # reported under its config field, agent.algo, as a bad --set agent.algo is.
@@ -69,24 +124,38 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="dotted override, repeatable: --set agent.critic.width=512 --set budget.total_steps=5000")
     p.add_argument("--results-dir", default=None, help="default: results/<profile>/runs")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--force", action="store_true", help="recompute a finished run instead of returning it")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait up to SECONDS for a run another process holds (default 0: fail at once)")
+
+
+def _check_wait(wait: float) -> None:
+    if not wait >= 0:  # also NaN
+        raise ConfigError("--wait", wait, "a number of seconds >= 0")
 
 
 def cmd_train(args) -> int:
+    _check_wait(args.wait)
+    _check_results_dir(args.results_dir)
     cfg = _base_config(args)
-    status = train(cfg, args.results_dir, progress=not args.no_progress)
+    _check_envs([cfg])
+    status = train(cfg, args.results_dir, progress=not args.no_progress, force=args.force, wait=args.wait)
     print(json.dumps({"run": cfg.run_id, **status}, indent=2, default=str))
     return 0 if status["state"] in ("finished", "crashed") else 1
 
 
 def cmd_sweep(args) -> int:
+    _check_wait(args.wait)
+    _check_results_dir(args.results_dir)
     if args.experiment:
         kwargs = {k: _value(v) for k, v in _pairs(args.param, "--param")}
         configs = list(get_experiment(args.experiment)(args.profile, **kwargs).configs)
     else:
         axes = {k: [_value(x) for x in v.split(",")] for k, v in _pairs(args.grid, "--grid")}
         configs = grid(_base_config(args), axes)
+    _check_envs(configs)
     print(f"{len(configs)} runs -> {args.results_dir or default_results_dir(args.profile)}")
-    summary = run_sweep(configs, args.results_dir, progress=not args.no_progress)
+    summary = run_sweep(configs, args.results_dir, progress=not args.no_progress, force=args.force, wait=args.wait)
     print(summary.to_string(index=False))
     return 0 if summary["state"].isin(["finished", "crashed"]).all() else 1
 
@@ -126,6 +195,8 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    profiles.check_profile(args.profile)
+    _check_results_dir(args.results_dir)
     frame = load_runs(args.results_dir or default_results_dir(args.profile))
     cols = [c for c in ("run", "state", "final_step", "agent.critic.width", "agent.critic.depth", "reason")
             if c in frame.columns]
@@ -160,10 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    """The message of `err` on one line (a wrapped library message may span several)."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ConfigError, StoreError) as err:
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except RunInterrupted as err:
+        print(_one_line(err), file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -26,16 +26,19 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 DMC_PREFIX = "dmc:"
 
 
+def _valid_ids() -> str:
+    mujoco = sorted(k for k in gym.registry if k.endswith(("-v4", "-v5")) and "Pendulum" not in k)
+    classic = ["Pendulum-v1", "MountainCarContinuous-v0"]
+    return f"one of {', '.join(classic + mujoco[:12])}, ..."
+
+
 def _check_id(env_id: str) -> None:
     if env_id.startswith(DMC_PREFIX):
-        raise NotImplementedError(
-            f"env.id={env_id!r}: DeepMind Control Suite tasks ('dmc:domain-task') are reserved for the "
-            "pixel-agent issue and not built yet")
-    if env_id not in gym.registry:
-        mujoco = sorted(k for k in gym.registry if k.endswith(("-v4", "-v5")) and "Pendulum" not in k)
-        classic = ["Pendulum-v1", "MountainCarContinuous-v0"]
         raise ConfigError("env.id", env_id,
-                          f"a registered gymnasium id, e.g. one of {', '.join(classic + mujoco[:12])}, ...")
+                          "a registered gymnasium id (DeepMind Control ids, 'dmc:domain-task', are reserved for the "
+                          f"pixel-agent issue and not built yet), e.g. {_valid_ids()}")
+    if env_id not in gym.registry:
+        raise ConfigError("env.id", env_id, f"a registered gymnasium id, e.g. {_valid_ids()}")
 
 
 class ObsSpec(NamedTuple):

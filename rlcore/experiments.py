@@ -6,11 +6,13 @@ Each function returns a `Sweep`: the run configs plus what a figure needs to say
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from . import profiles
-from .config import AgentConfig, CollectConfig, ConfigError, EnvConfig, NetConfig, OFENetConfig, RunConfig
+from . import nbparams, profiles
+from .config import (ACTIVATIONS, BACKENDS, CRITIC_LOSSES, NET_KINDS, AgentConfig, BudgetConfig, CollectConfig,
+                     ConfigError, EnvConfig, NetConfig, OFENetConfig, RunConfig)
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,14 @@ def ota_size_sweep(profile: str = "smoke", env: EnvConfig | str | None = None,
     One grid serves all three figures, as in the paper: the depth sweep is the grid's column at
     `fixed_units` (256 in the paper) and the width sweep its row at `fixed_layers` (2).
     """
-    profiles.check_profile(profile)
+    profile = nbparams.profile(profile)
+    _check_overrides(ota_size_sweep, budget_overrides)
     preset = dict(SIZE_SWEEP[profile])
-    units = tuple(units or preset["units"])
-    layers = tuple(layers or preset["layers"])
-    seeds = tuple(seeds if seeds is not None else preset["seeds"])
-    for name, values in (("units", units), ("layers", layers)):
-        if not values or any(not isinstance(v, int) or v < 1 for v in values):
-            raise ConfigError(name, values, "a non-empty list of positive integers")
+    units = nbparams.int_list(units, "units") or preset["units"]
+    layers = nbparams.int_list(layers, "layers") or preset["layers"]
+    seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
+    total_steps = nbparams.integer(total_steps, "total_steps")
+    critic_loss = nbparams.choice(critic_loss, "critic_loss", CRITIC_LOSSES)
     if total_steps is None:
         total_steps = preset.get("total_steps")
     if total_steps is not None:
@@ -185,12 +187,15 @@ def ota_activation_sweep(profile: str = "smoke", env: EnvConfig | str | None = N
                          width: int | None = None, ofenet_units: int | None = None,
                          total_steps: int | None = None, **budget_overrides: Any) -> Sweep:
     """Fig 13: the activation of the DenseNet actor and critic (OFENet keeps Swish, as in the paper)."""
-    profiles.check_profile(profile)
+    profile = nbparams.profile(profile)
+    _check_overrides(ota_activation_sweep, budget_overrides)
     preset = dict(ACTIVATION_SWEEP[profile])
-    width = width or preset["width"]
-    ofenet_units = ofenet_units or preset["ofenet_units"]
+    activations = nbparams.str_list(activations, "activations", ACTIVATIONS) or ("swish", "relu")
+    width = nbparams.integer(width, "width") or preset["width"]
+    ofenet_units = nbparams.integer(ofenet_units, "ofenet_units") or preset["ofenet_units"]
     ofenet_layers = preset.get("ofenet_layers", 8)
-    seeds = tuple(seeds if seeds is not None else preset["seeds"])
+    seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
+    total_steps = nbparams.integer(total_steps, "total_steps")
     if total_steps is None:
         total_steps = preset.get("total_steps")
     if total_steps is not None:
@@ -219,8 +224,12 @@ FIG14 = {
 
 def ota_fig14_runs(profile: str = "smoke", env: EnvConfig | str = "HalfCheetah-v4", seed: int = 0,
                    total_steps: int | None = None, **budget_overrides: Any) -> Sweep:
-    profiles.check_profile(profile)
+    profile = nbparams.profile(profile)
+    _check_overrides(ota_fig14_runs, budget_overrides)
     preset = FIG14[profile]
+    seed = nbparams.integer(seed, "seed", minimum=0)
+    seed = 0 if seed is None else seed
+    total_steps = nbparams.integer(total_steps, "total_steps")
     if total_steps is None:
         total_steps = preset.get("total_steps")
     if total_steps is not None:
@@ -250,10 +259,15 @@ def ota_connectivity_sweep(profile: str = "smoke", env: EnvConfig | str | None =
                            depth: int = 2, activation: str | None = None, total_steps: int | None = None,
                            **budget_overrides: Any) -> Sweep:
     """Fig 5: return and effective rank per connectivity; `activation=None` is A.2's per-kind choice."""
-    profiles.check_profile(profile)
+    profile = nbparams.profile(profile)
+    _check_overrides(ota_connectivity_sweep, budget_overrides)
     preset = CONNECTIVITY[profile]
-    sizes = dict(sizes or preset["sizes"])
-    seeds = tuple(seeds if seeds is not None else preset["seeds"])
+    kinds = nbparams.str_list(kinds, "kinds", NET_KINDS) or ("mlp", "resnet", "densenet", "d2rl")
+    sizes = nbparams.int_map(sizes, "sizes") or dict(preset["sizes"])
+    seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
+    depth = nbparams.integer(depth, "depth") or 2
+    activation = None if activation is None else nbparams.choice(activation, "activation", ACTIVATIONS)
+    total_steps = nbparams.integer(total_steps, "total_steps")
     if total_steps is None:
         total_steps = preset.get("total_steps")
     if total_steps is not None:
@@ -288,12 +302,14 @@ def ota_ofenet_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
                     **budget_overrides: Any) -> Sweep:
     """Fig 7's grid (and Fig 6 as its diagonal plus the no-OFENet column): SAC (ours) units x OFENet
     units, 0 meaning no OFENet."""
-    profiles.check_profile(profile)
+    profile = nbparams.profile(profile)
+    _check_overrides(ota_ofenet_grid, budget_overrides)
     preset = OFENET_GRID[profile]
     sizes = tuple(preset["sizes"].values())
-    sac_units = tuple(sac_units or sizes)
-    ofenet_units = tuple(ofenet_units if ofenet_units is not None else (0, *sizes))
-    seeds = tuple(seeds if seeds is not None else preset["seeds"])
+    sac_units = nbparams.int_list(sac_units, "sac_units") or sizes
+    ofenet_units = nbparams.int_list(ofenet_units, "ofenet_units", minimum=0) or (0, *sizes)
+    seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
+    total_steps = nbparams.integer(total_steps, "total_steps")
     if total_steps is None:
         total_steps = preset.get("total_steps")
     if total_steps is not None:
@@ -335,6 +351,10 @@ def ota_apex_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
     """Fig 8's grid (Fig 7's agents with Ape-X-like collection); `apex=False` gives Fig 7's runs.
     With Ape-X, budget.total_steps counts gradient steps. `smoke` runs one SAC size with and without
     OFENet (worker processes take seconds to start)."""
+    profile = nbparams.profile(profile)
+    _check_overrides(ota_apex_grid, budget_overrides)
+    apex = nbparams.boolean(apex, "apex")
+    backend = nbparams.choice(backend, "backend", BACKENDS)
     if profile == "smoke" and sac_units is None and ofenet_units is None:
         sac_units, ofenet_units = (16,), (0, 16)
     sweep = ota_ofenet_grid(profile, env=env, sac_units=sac_units, ofenet_units=ofenet_units, seeds=seeds,
@@ -350,6 +370,10 @@ def ota_apex_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
 
 
 def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
+    """The experiment's environment (Ota's Ant by default) with the profile's episode cap, built
+    once here so that an id or kwargs that cannot be built fail before any run starts."""
+    if not isinstance(env, EnvConfig):
+        env = nbparams.env_id(env, "env")
     if env is None:
         env = OTA_ANT
     elif isinstance(env, str):
@@ -357,7 +381,37 @@ def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
     cap = profiles.EPISODE_CAP[profile]
     if cap is not None and env.max_episode_steps is None:
         env = EnvConfig(env.id, env.kwargs_dict, max_episode_steps=cap)
+    _check_env(env)
     return env
+
+
+def _check_env(env: EnvConfig) -> None:
+    """Build `env` once and close it; whatever stops it from being built is a ConfigError."""
+    import gymnasium as gym
+
+    from .envs import make_env
+
+    try:
+        e = make_env(env)
+    except NotImplementedError as err:  # ids reserved for environments not built yet (dmc:...)
+        raise ConfigError("env.id", env.id, f"an environment that can be built ({err})") from err
+    except gym.error.Error as err:  # e.g. a missing dependency
+        raise ConfigError("env.id", env.id, f"an environment that can be built ({type(err).__name__}: {err})") from err
+    e.close()
+
+
+_BUDGET_FIELDS = tuple(f.name for f in dataclasses.fields(BudgetConfig))
+
+
+def _check_overrides(experiment: Callable[..., Sweep], overrides: dict[str, Any]) -> None:
+    """An experiment's `**budget_overrides` must be BudgetConfig fields: anything else is a
+    misspelt or unknown parameter, named together with the valid ones."""
+    for key, value in overrides.items():
+        if key not in _BUDGET_FIELDS:
+            params = [p.name for p in inspect.signature(experiment).parameters.values()
+                      if p.kind is not inspect.Parameter.VAR_KEYWORD]
+            raise ConfigError(key, value, f"a parameter of {experiment.__name__} (one of {', '.join(params)}) "
+                                          f"or a budget field ({', '.join(_BUDGET_FIELDS)})")
 
 
 EXPERIMENTS = {"ota_size_sweep": ota_size_sweep, "ota_activation_sweep": ota_activation_sweep,

@@ -14,6 +14,35 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+class StoreError(RuntimeError):
+    """A problem with stored results a user can act on (reported in one line, never as a traceback)."""
+
+
+class DamagedFile(StoreError):
+    """A stored file cannot be read as what it should be."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+def read_json(path: str | Path) -> Any:
+    """A stored JSON file; a missing one raises FileNotFoundError, any other problem DamagedFile."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DamagedFile(path, f"not readable as JSON ({type(err).__name__}: {err})") from err
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yields a temporary path next to `path` to write to (hidden, ending in .tmp); renamed to `path`
@@ -21,6 +50,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: files follow the umask like open() does
     os.close(fd)
     try:
         yield Path(tmp)

@@ -16,42 +16,35 @@ leaves a half-written table. The tables are small and rewritten whole.
 
 from __future__ import annotations
 
-import json
+import io
+import logging
 import os
 import platform
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import filelock
 import pandas as pd
 import torch
 
 from .agents import load_agent  # noqa: F401 - re-exported: results.load_agent(run_dir)
 from .config import ConfigError, RunConfig, flatten
-from .io import atomic_torch_save, atomic_write, write_json as _write_json
+from .io import DamagedFile, StoreError, atomic_torch_save, atomic_write, read_json, write_json as _write_json
 
 # `step` is what the run counts (agent steps, or gradient steps under Ape-X); `frames` the
 # environment frames behind it (agent steps x action repeat), the DMC papers' x-axis.
 COLUMNS = ["run", "env", "algo", "seed", "step", "metric", "value", "frames"]
 
 
-class StoreError(RuntimeError):
-    """A run store problem a user can act on (reported in one line, never as a traceback)."""
-
-
 class RunLocked(StoreError):
     """Another process holds the run directory's lock."""
-
-
-class DamagedFile(StoreError):
-    """A file of a run directory cannot be read as what it should be."""
-
-    def __init__(self, path, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path, self.reason = Path(path), reason
 FINAL_STATES = ("finished", "crashed")
 TABLES = ("evaluations", "metrics")
+
+log = logging.getLogger(__name__)
 
 
 def repo_root() -> Path:
@@ -91,13 +84,50 @@ def environment_manifest(device: torch.device | str) -> dict[str, Any]:
             "torch_threads": torch.get_num_threads()}
 
 
+def read_table(path: str | Path, run: str | None = None) -> pd.DataFrame:
+    """A long-format table of the store (evaluations.csv, metrics.csv), checked: it parses, has the
+    expected columns, ends with a complete line, has no missing values, and (given `run`) every row
+    belongs to that run. Any problem is a DamagedFile naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as err:
+        raise DamagedFile(path, f"not readable ({type(err).__name__}: {err})") from err
+    if not text.strip():
+        raise DamagedFile(path, "empty (not even a header)")
+    if not text.endswith("\n"):
+        raise DamagedFile(path, "cut off mid-line (no final newline)")
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, ValueError) as err:
+        raise DamagedFile(path, f"not a valid CSV table ({err})") from err
+    legacy = COLUMNS[:-1]  # tables written before the frames column existed
+    if list(frame.columns) not in (COLUMNS, legacy):
+        raise DamagedFile(path, f"columns {list(frame.columns)}, expected {COLUMNS}")
+    if frame.isna().any().any():
+        raise DamagedFile(path, "rows with missing values")
+    if run is not None and len(frame) and not (frame["run"] == run).all():
+        raise DamagedFile(path, f"rows of another run than {run}")
+    return frame
+
+
 class RunStore:
-    """Reads and writes the files of one run directory."""
+    """Reads and writes the files of one run directory.
+
+    `open()` takes the directory's lock (held for a whole run, so two processes never work on one
+    run), removes temporary files that dead writers left, and checks what is there; every read of a
+    table or JSON file goes through `read_table` / `read_json`, which name the file on any problem.
+    """
+
+    LOCK, OWNER = ".lock", ".lock.owner"
 
     def __init__(self, results_dir: str | Path, cfg: RunConfig):
         self.cfg = cfg
         self.root = Path(results_dir)
         self.dir = self.root / cfg.run_id
+        self._lock: filelock.BaseFileLock | None = None
 
     # ---- layout ---------------------------------------------------------------------------
     def path(self, name: str) -> Path:
@@ -114,22 +144,103 @@ class RunStore:
             raise ConfigError("results_dir", str(self.root), f"a writable directory ({err.strerror})") from err
         cfg_path = self.path("config.json")
         if cfg_path.exists():
-            stored = RunConfig.from_dict(json.loads(cfg_path.read_text()))
+            try:
+                stored = RunConfig.from_dict(read_json(cfg_path))
+            except (DamagedFile, ConfigError) as err:
+                # The directory's name is the config's hash: the config is known, so rewrite it.
+                log.warning("%s is damaged (%s): rewriting it from the run's config", cfg_path, err)
+                _write_json(cfg_path, self.cfg.to_dict())
+                return
             if stored.hash() != self.cfg.hash():
-                raise RuntimeError(f"{self.dir} holds a different config (hash {stored.hash()})")
+                raise StoreError(f"{self.dir} holds a different config (hash {stored.hash()})")
         else:
             _write_json(cfg_path, self.cfg.to_dict())
+
+    # ---- the lock -------------------------------------------------------------------------
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the run's lock, waiting up to `wait` seconds for another process to release it. The
+        (empty) lock file stays: removing it on release would let two processes lock two files."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as err:
+            raise ConfigError("results_dir", str(self.root), f"a directory ({err.strerror})") from err
+        lock = filelock.FileLock(self.path(self.LOCK), timeout=wait if wait > 0 else 0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise RunLocked(f"{self.dir} is in use by {self._owner()}: wait for it to end, or pass "
+                            f"--wait SECONDS") from None
+        self._lock = lock
+        _write_json(self.path(self.OWNER), {"pid": os.getpid(), "host": platform.node(), "since": time.time()})
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self.path(self.OWNER).unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
+
+    def _owner(self) -> str:
+        try:
+            owner = read_json(self.path(self.OWNER))
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner["since"]))
+            return f"pid {owner['pid']} on {owner['host']} (since {since})"
+        except (FileNotFoundError, DamagedFile, KeyError, TypeError):
+            return "another process"
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Temporary files of atomic writes whose writer died (call with the lock held)."""
+        stale = [p for p in self.dir.glob(".*.tmp") if p.is_file()]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
 
     # ---- status and manifest --------------------------------------------------------------
     def status(self) -> dict[str, Any] | None:
         p = self.path("status.json")
-        return json.loads(p.read_text()) if p.exists() else None
+        return read_json(p) if p.exists() else None
 
     def write_status(self, state: str, **info: Any) -> None:
         _write_json(self.path("status.json"), {"state": state, **info})
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         _write_json(self.path("manifest.json"), manifest)
+
+    def verified_final_status(self) -> dict[str, Any] | None:
+        """The status of a run that ended (finished or crashed) and whose files say so: tables
+        parse, have the expected columns, and the evaluations reach the final step; a finished run
+        has its agent.pt. None for a run that has not ended. A damaged ended run raises DamagedFile."""
+        status = self.status()
+        if not status or status.get("state") not in FINAL_STATES:
+            return None
+        evals = read_table(self.path("evaluations.csv"), self.cfg.run_id) \
+            if self.path("evaluations.csv").exists() else None
+        if evals is None:
+            raise DamagedFile(self.path("evaluations.csv"), "missing from an ended run")
+        if self.path("metrics.csv").exists():
+            read_table(self.path("metrics.csv"), self.cfg.run_id)
+        if status["state"] == "finished":
+            last = int(evals["step"].max()) if len(evals) else None
+            if last != status.get("step"):
+                raise DamagedFile(self.path("evaluations.csv"),
+                                  f"ends at step {last}, the finished run at {status.get('step')}")
+            if not self.path("agent.pt").exists():
+                raise DamagedFile(self.path("agent.pt"), "missing from a finished run")
+        return status
+
+    def set_aside(self, reason: str, names: Sequence[str] | None = None, prefix: str = "damaged") -> Path:
+        """Move the run's result files (or `names`) into <prefix>-<time>/ so the run can be
+        recomputed; nothing is deleted."""
+        keep = {"config.json", self.LOCK, self.OWNER}
+        target = self.dir / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        target.mkdir()
+        moved = [p for p in self.dir.iterdir()
+                 if p.is_file() and p.name not in keep and (names is None or p.name in names)]
+        for p in moved:
+            os.replace(p, target / p.name)
+        (target / "REASON").write_text(reason + "\n")
+        log.warning("%s: %s; moved %s to %s", self.dir, reason, ", ".join(p.name for p in moved) or "nothing",
+                    target.name)
+        return target
 
     # ---- tables ---------------------------------------------------------------------------
     def row(self, step: int, metric: str, value: float, frames: int | None = None) -> dict[str, Any]:
@@ -142,7 +253,7 @@ class RunStore:
         p = self.path(f"{table}.csv")
         if not p.exists():
             return []
-        return pd.read_csv(p).to_dict("records")
+        return read_table(p, self.cfg.run_id).to_dict("records")
 
     def write_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         frame = pd.DataFrame(list(rows), columns=COLUMNS)
@@ -153,8 +264,17 @@ class RunStore:
         atomic_torch_save(state, self.path("checkpoint.pt"))
 
     def load_checkpoint(self, device: torch.device | str = "cpu") -> dict[str, Any] | None:
+        """The checkpoint, or None; one that does not load is set aside (with a warning) and the run
+        restarts from scratch."""
         p = self.path("checkpoint.pt")
-        return torch.load(p, map_location=device, weights_only=False) if p.exists() else None
+        if not p.exists():
+            return None
+        try:
+            return torch.load(p, map_location=device, weights_only=False)
+        except Exception as err:  # noqa: BLE001 - truncated zip, unpickling errors, ...: all mean "damaged"
+            self.set_aside(f"checkpoint.pt does not load ({type(err).__name__}: {err}); restarting from scratch",
+                           ["checkpoint.pt", "status.json", "evaluations.csv", "metrics.csv"])
+            return None
 
     def remove_checkpoint(self) -> None:
         self.path("checkpoint.pt").unlink(missing_ok=True)
@@ -163,17 +283,25 @@ class RunStore:
 # ---- loading many runs ----------------------------------------------------------------------
 def _run_dirs(results_dir: str | Path, run_ids: Iterable[str] | None) -> list[Path]:
     root = Path(results_dir)
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"results dir {root} is a file, not a directory of runs")
     if run_ids is None:
         return sorted(p for p in root.iterdir() if (p / "config.json").exists()) if root.exists() else []
     return [root / r for r in run_ids if (root / r / "config.json").exists()]
 
 
 def load_runs(results_dir: str | Path, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """One row per run: run id, state, final step, and every config field flattened ("agent.critic.width")."""
+    """One row per run: run id, state, final step, and every config field flattened ("agent.critic.width").
+    A run whose config.json or status.json does not read has state "damaged: <file>: <reason>"."""
     records = []
     for d in _run_dirs(results_dir, run_ids):
-        cfg = json.loads((d / "config.json").read_text())
-        status = json.loads((d / "status.json").read_text()) if (d / "status.json").exists() else {}
+        try:
+            cfg = read_json(d / "config.json")
+            status = read_json(d / "status.json") if (d / "status.json").exists() else {}
+        except DamagedFile as err:
+            records.append({"run": d.name, "state": f"damaged: {err.path.name}: {err.reason}", "final_step": None,
+                            "reason": None})
+            continue
         records.append({"run": d.name, "state": status.get("state", "new"), "final_step": status.get("step"),
                         "reason": status.get("reason"), **flatten(cfg)})
     return pd.DataFrame.from_records(records)
@@ -184,7 +312,7 @@ def load_table(results_dir: str | Path, table: str = "evaluations", run_ids: Ite
     """All rows of `table` over the runs, long format, joined with the chosen flattened config columns."""
     if table not in TABLES:
         raise ConfigError("table", table, f"one of {', '.join(map(repr, TABLES))}")
-    frames = [pd.read_csv(d / f"{table}.csv") for d in _run_dirs(results_dir, run_ids)
+    frames = [read_table(d / f"{table}.csv", d.name) for d in _run_dirs(results_dir, run_ids)
               if (d / f"{table}.csv").exists()]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     if config_columns:

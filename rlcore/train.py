@@ -11,9 +11,13 @@ resumed run has exactly the rows of an uninterrupted one.
 
 from __future__ import annotations
 
+import logging
 import math
+import signal
 import sys
+import threading
 import time
+import traceback
 from collections import defaultdict
 from typing import Sequence
 
@@ -24,12 +28,14 @@ from tqdm import tqdm
 from .agents import Agent, make_agent
 from .config import RunConfig
 from .device import resolve_device
-from .envs import env_spec, make_env
+from .envs import env_spec, env_spec_of, make_env
 from .hooks import Hook, UpdateRequest, hooks_for
-from .io import atomic_torch_save
+from .io import DamagedFile, StoreError, atomic_torch_save
 from .loops import STRATEGIES, Diverged
 from .replay import PrioritizedReplayBuffer, make_replay
-from .results import RunStore, default_results_dir, environment_manifest
+from .results import FINAL_STATES, RunStore, default_results_dir, environment_manifest
+
+log = logging.getLogger(__name__)
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own, fixed start states
 
@@ -115,6 +121,8 @@ class Trainer:
             self._checkpoint(step)
             self.store.write_status("running", step=step)
         self.bar.update(1)
+        if step < b.total_steps:
+            self.interrupts.check()
 
     # ---- helpers --------------------------------------------------------------------------
     def _accumulate(self, metrics: dict | None) -> None:
@@ -193,15 +201,54 @@ class Trainer:
         self.wall_time_s, self.t_start = 0.0, time.time()
 
     # ---- the run --------------------------------------------------------------------------
-    def run(self) -> dict:
-        cfg, b, store = self.cfg, self.cfg.budget, self.store
+    def run(self, force: bool = False, wait: float = 0.0) -> dict:
+        """Train (or resume, or return the status of a run that already ended). The run directory
+        is locked for the whole call (`wait` seconds for another process to release it, else
+        RunLocked); a finished run is recomputed only with `force` (its old files are set aside)."""
+        cfg, store = self.cfg, self.store
         if cfg.collect.mode == "apex":  # bad worker settings or an unreachable cluster: fail before any work
             from .collect import check_settings
             check_settings(cfg, connect=False)  # the Collector connects (and owns a Ray it starts)
-        store.prepare()
-        status = store.status()
-        if status and status["state"] in ("finished", "crashed"):
+        env_spec_of(cfg.env)  # an environment that cannot be built is rejected before anything is written
+        try:
+            store.acquire(wait)
+        except PermissionError:  # a read-only store: an ended run can still be reported
+            status = store.verified_final_status() if store.path("status.json").exists() else None
+            if status is None:
+                raise StoreError(f"{store.dir} is not writable and holds no finished run") from None
             return status
+        try:
+            return self._run_locked(force)
+        finally:
+            store.release()
+
+    def _ended_status(self) -> dict | None:
+        """A verified ended run's status; damaged files are set aside (to be recomputed), never
+        overwritten."""
+        store = self.store
+        try:
+            status = store.status()
+        except DamagedFile as err:
+            store.set_aside(f"unreadable status ({err})", ["status.json"])
+            return None
+        if not status or status.get("state") not in FINAL_STATES:
+            return None
+        try:
+            return store.verified_final_status()
+        except DamagedFile as err:
+            store.set_aside(f"the ended run is damaged ({err}); recomputing it")
+            return None
+
+    def _run_locked(self, force: bool) -> dict:
+        cfg, b, store = self.cfg, self.cfg.budget, self.store
+        store.prepare()
+        for stale in store.remove_stale_temporaries():
+            log.warning("removed %s, left by a writer that died", stale)
+        ended = self._ended_status()
+        if ended is not None:
+            if not force:
+                return ended
+            store.set_aside("recomputed with --force", prefix="replaced")
 
         self._setup()
         self.evals, self.metrics = store.read_rows("evaluations"), store.read_rows("metrics")
@@ -220,9 +267,10 @@ class Trainer:
         self.bar = tqdm(total=b.total_steps, initial=step, desc=cfg.run_id, disable=not self.progress,
                         mininterval=5.0, file=sys.stderr, ascii=True, dynamic_ncols=False)
         self.step, self.window = step, (step, time.time())
-        self.last_eval = self._log_eval(0) if step == 0 else None
         try:
-            step = self.strategy.run(step)
+            with _Interrupts() as self.interrupts:
+                self.last_eval = self._log_eval(0) if step == 0 else None
+                step = self.strategy.run(step)
         except Diverged as err:
             # The run is over but the sweep goes on: keep every evaluation made before the divergence.
             store.write_rows("metrics", self.metrics)
@@ -232,6 +280,17 @@ class Trainer:
                       "last_good_eval_return": self._last_eval_return()}
             store.write_status(**status)
             return status
+        except _Interrupt as stop:
+            # At a step boundary: checkpoint exactly there, so the rerun resumes with nothing lost.
+            self._checkpoint(self.step)
+            store.write_rows("evaluations", self.evals)
+            store.write_status("interrupted", step=self.step, signal=stop.signal_name)
+            raise RunInterrupted(self.step) from None
+        except BaseException as err:
+            if not isinstance(err, KeyboardInterrupt):  # a second Ctrl-C: the last checkpoint stands
+                store.write_status("error", step=self.step, reason=f"{type(err).__name__}: {err}",
+                                   traceback=traceback.format_exc())
+            raise
         finally:
             self.bar.close()
 
@@ -253,7 +312,44 @@ class Trainer:
         return rows[-1]["value"] if rows else None
 
 
-def train(cfg: RunConfig, results_dir=None, progress: bool = True, hooks: Sequence[Hook] | None = None) -> dict:
+def train(cfg: RunConfig, results_dir=None, progress: bool = True, hooks: Sequence[Hook] | None = None,
+          force: bool = False, wait: float = 0.0) -> dict:
     """Train one run (or resume it, or return at once if it already ended). Returns its status.
-    `hooks` run in addition to the config's own."""
-    return Trainer(cfg, results_dir, progress, hooks).run()
+    `hooks` run in addition to the config's own; `force` recomputes a finished run; `wait` is how
+    long to wait for another process that holds the run."""
+    return Trainer(cfg, results_dir, progress, hooks).run(force=force, wait=wait)
+
+
+class _Interrupt(Exception):
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+class _Interrupts:
+    """Ctrl-C (SIGINT) and SIGTERM during a run: the first one is noted and acted on at the next step
+    boundary (`check`, called by `Trainer.periodic`); a second one interrupts at once. Only the main
+    thread can install handlers; elsewhere the defaults stay."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self) -> "_Interrupts":
+        self.received: str | None = None
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise _Interrupt(self.received)
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)

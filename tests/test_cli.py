@@ -212,3 +212,177 @@ def test_unknown_profile_lists_the_profiles(capsys, tmp_path):
     line = one_error_line(capsys, ["train", "--profile", "huge", "--results-dir", str(tmp_path)], tmp_path)
     assert line.startswith("error: profile='huge' is invalid")
     assert all(f"'{p}'" in line for p in ("smoke", "quick", "paper"))
+
+
+# ---- errors of issue 11: one line naming the field or file, never a traceback, nothing written -------------
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_malformed_env_kwargs_names_the_flag(capsys, tmp_path, command):
+    line = one_error_line(capsys, [command, "--env-kwargs", "{bad", "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith("error: --env-kwargs='{bad' is invalid: expected a JSON object")
+    assert "use_contact_forces" in line  # an example of what is valid
+
+
+@pytest.mark.parametrize("text", ["[1,2]", "null", '"use_contact_forces"', '[["nosuch", 1]]'])
+def test_env_kwargs_must_be_a_json_object(capsys, tmp_path, text):
+    line = one_error_line(capsys, ["train", "--env-kwargs", text, "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith(f"error: --env-kwargs={text!r} is invalid: expected a JSON object")
+
+
+def test_section_replaced_by_a_scalar_names_the_section(capsys, tmp_path):
+    line = one_error_line(capsys, ["train", "--set", "agent.critic=64", "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith("error: agent.critic=64 is invalid: expected a section")
+    assert "width" in line and "agent.critic.<field>=" in line
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--env", "dmc:cheetah-run"],
+    ["sweep", "--env", "dmc:cheetah-run", "--grid", "seed=0,1"],
+], ids=["train", "sweep"])
+def test_dmc_id_is_reserved_and_lists_valid_ids(capsys, tmp_path, argv):
+    line = one_error_line(capsys, [*argv, "--no-progress", "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith("error: env.id='dmc:cheetah-run' is invalid")
+    assert "DeepMind Control" in line and "not built yet" in line
+    assert "Pendulum-v1" in line and "Hopper-v4" in line
+
+
+def test_missing_config_file_is_named(capsys, tmp_path, tmp_path_factory):
+    missing = tmp_path_factory.mktemp("configs") / "nosuch.json"
+    line = one_error_line(capsys, ["train", "--config", str(missing), "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith(f"error: --config={str(missing)!r} is invalid: expected an existing config.json")
+
+
+@pytest.mark.parametrize("content", ["not json at all", '{"env": {"id": "Pendu', ""], ids=["text", "cut", "empty"])
+def test_config_file_that_is_not_json_is_named(capsys, tmp_path, tmp_path_factory, content):
+    path = tmp_path_factory.mktemp("configs") / "config.json"
+    path.write_text(content)
+    line = one_error_line(capsys, ["train", "--config", str(path), "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith(f"error: --config={str(path)!r} is invalid: expected a JSON file")
+
+
+def test_config_that_is_a_directory_is_named(capsys, tmp_path, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("configs")
+    line = one_error_line(capsys, ["train", "--config", str(folder), "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith(f"error: --config={str(folder)!r} is invalid")
+
+
+@pytest.mark.parametrize("argv", [["runs"], ["train", "--no-progress"], ["sweep", "--grid", "seed=0,1"]],
+                         ids=["runs", "train", "sweep"])
+@pytest.mark.parametrize("below", [False, True], ids=["the file", "below the file"])
+def test_results_dir_that_is_a_file_is_named(capsys, tmp_path, argv, below):
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a directory\n")
+    results_dir = a_file / "runs" if below else a_file
+    rc = main([*argv, "--results-dir", str(results_dir)])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"error: --results-dir={str(results_dir)!r} is invalid: expected a directory")
+    assert sorted(os.listdir(tmp_path)) == ["results.txt"]
+    assert a_file.read_text() == "not a directory\n"
+
+
+@pytest.mark.parametrize("extra", [[], ["--results-dir", "RESULTS"]], ids=["default dir", "--results-dir"])
+def test_runs_of_an_unknown_profile_lists_the_profiles(capsys, tmp_path, extra):
+    argv = ["runs", "--profile", "nosuch", *[str(tmp_path) if a == "RESULTS" else a for a in extra]]
+    line = one_error_line(capsys, argv, tmp_path)
+    assert line.startswith("error: profile='nosuch' is invalid")
+    assert all(f"'{p}'" in line for p in ("smoke", "quick", "paper"))
+
+
+@pytest.mark.parametrize("argv,field", [
+    (["train", "--env", "Hoper-v4"], "env.id"),
+    (["train", "--env-kwargs", '{"nosuch": 1}'], "env.kwargs"),
+    (["train", "--set", "env.kwargs={\"nosuch\": 1}"], "env.kwargs"),
+    (["sweep", "--env", "Hoper-v4", "--grid", "seed=0,1"], "env.id"),
+    (["sweep", "--env-kwargs", '{"nosuch": 1}', "--grid", "seed=0,1"], "env.kwargs"),
+], ids=["train id", "train kwargs", "train --set kwargs", "sweep id", "sweep kwargs"])
+def test_bad_environment_writes_no_run_directory(capsys, tmp_path, argv, field):
+    """The environment is built once before anything is written (the default --env is Pendulum-v1)."""
+    line = one_error_line(capsys, [*argv, "--no-progress", "--results-dir", str(tmp_path)], tmp_path)
+    assert line.startswith(f"error: {field}=")
+
+
+def test_negative_wait_is_rejected(capsys, tmp_path):
+    line = one_error_line(capsys, ["train", "--wait", "-1", "--results-dir", str(tmp_path)], tmp_path)
+    assert line == "error: --wait=-1.0 is invalid: expected a number of seconds >= 0"
+
+
+# ---- store problems and interrupts reach the user as one line ---------------------------------------------
+def _raise(exc: BaseException):
+    def fake(*args, **kwargs):
+        raise exc
+    return fake
+
+
+@pytest.mark.parametrize("command,target", [("train", "train"), ("sweep", "run_sweep")])
+def test_store_error_is_one_line(capsys, tmp_path, monkeypatch, command, target):
+    from rlcore.results import StoreError
+
+    monkeypatch.setattr(f"rlcore.cli.{target}", _raise(StoreError(f"{tmp_path}/run: locked by process 123")))
+    argv = [command, "--no-progress", "--results-dir", str(tmp_path), *(["--grid", "seed=0"] if command == "sweep" else [])]
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert captured.err == f"error: {tmp_path}/run: locked by process 123\n"
+    assert "Traceback" not in captured.out
+
+
+@pytest.mark.parametrize("command,target", [("train", "train"), ("sweep", "run_sweep")])
+def test_run_interrupted_is_one_line_and_exit_130(capsys, tmp_path, monkeypatch, command, target):
+    from rlcore.train import RunInterrupted
+
+    monkeypatch.setattr(f"rlcore.cli.{target}", _raise(RunInterrupted(30)))
+    argv = [command, "--no-progress", "--results-dir", str(tmp_path), *(["--grid", "seed=0"] if command == "sweep" else [])]
+    assert main(argv) == 130
+    assert capsys.readouterr().err == "interrupted at step 30; rerun the same command to resume\n"
+
+
+def test_bare_keyboard_interrupt_is_one_line_and_exit_130(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("rlcore.cli.train", _raise(KeyboardInterrupt()))
+    try:
+        rc = main(["train", "--no-progress", "--results-dir", str(tmp_path)])
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped main")
+    captured = capsys.readouterr()
+    assert rc == 130 and captured.err == "interrupted\n" and captured.out == ""
+
+
+# ---- --force and --wait ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_force_and_wait_parse(command):
+    from rlcore.cli import build_parser
+
+    parser = build_parser()
+    defaults = parser.parse_args([command])
+    assert defaults.force is False and defaults.wait == 0.0
+    args = parser.parse_args([command, "--force", "--wait", "2.5"])
+    assert args.force is True and args.wait == 2.5
+
+
+def test_force_and_wait_reach_train(capsys, tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_train(cfg, results_dir, progress=True, **kwargs):
+        seen.update(kwargs)
+        return {"state": "finished", "step": 0}
+
+    monkeypatch.setattr("rlcore.cli.train", fake_train)
+    assert main(["train", "--no-progress", "--results-dir", str(tmp_path), "--force", "--wait", "3"]) == 0
+    assert seen == {"force": True, "wait": 3.0}
+    assert not os.listdir(tmp_path)
+
+
+def test_force_and_wait_reach_run_sweep(capsys, tmp_path, monkeypatch):
+    import pandas as pd
+
+    seen = {}
+
+    def fake_sweep(configs, results_dir, progress=True, **kwargs):
+        seen.update(kwargs)
+        return pd.DataFrame({"run": [c.run_id for c in configs], "state": ["finished"] * len(configs)})
+
+    monkeypatch.setattr("rlcore.cli.run_sweep", fake_sweep)
+    assert main(["sweep", "--no-progress", "--results-dir", str(tmp_path), "--grid", "seed=0,1", "--force",
+                 "--wait", "1.5"]) == 0
+    assert seen == {"force": True, "wait": 1.5}

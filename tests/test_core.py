@@ -307,3 +307,20 @@ def test_n_step_skip_partial_windows():
         replay.add([t], [0.0], 1.0, [t + 1], False, truncated=t == 4)
     assert replay.ready_indices().tolist() == [0, 1, 2]  # starts with 3 steps left
     assert torch.allclose(replay.gather(replay.ready_indices()).discount, torch.full((3, 1), 0.125))
+
+
+def test_a_failing_run_records_error_and_resumes_from_its_checkpoint(tmp_path, tiny_config):
+    cfg = tiny_config(total_steps=200, warmup_steps=50, eval_every=100, checkpoint_every=100, srank_samples=0)
+
+    class Boom(Hook):
+        name = "boom"
+
+        def before_update(self, trainer, step, request):
+            if step == 150:
+                raise ValueError("boom at 150")
+
+    with pytest.raises(ValueError, match="boom"):
+        train(cfg, tmp_path, progress=False, hooks=[Boom()])
+    status = RunStore(tmp_path, cfg).status()
+    assert status["state"] == "error" and status["step"] == 150 and "ValueError: boom" in status["traceback"]
+    assert train(cfg, tmp_path, progress=False)["state"] == "finished"  # "error" is not final: it resumes

@@ -106,9 +106,13 @@ def test_unknown_env_id_raises_config_error_naming_env_id():
 
 
 def test_dmc_ids_are_reserved():
-    with pytest.raises(NotImplementedError, match="dmc:cartpole-swingup"):
+    """A one-line ConfigError naming env.id, saying why, and listing ids that do work."""
+    with pytest.raises(ConfigError, match="dmc:cartpole-swingup") as info:
         make_env("dmc:cartpole-swingup")
-    with pytest.raises(NotImplementedError):
+    assert info.value.field_name == "env.id"
+    assert "not built yet" in str(info.value) and "Pendulum-v1" in str(info.value)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError):
         make_env(EnvConfig("dmc:cheetah-run"))
 
 

@@ -113,6 +113,6 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_config, m
     pd.testing.assert_frame_equal(before, reference[reference["step"] <= ckpt_step].reset_index(drop=True))
     metrics = pd.read_csv(store.path("metrics.csv"))
     assert not metrics.duplicated(["step", "metric"]).any()
-    # The finished run's files and nothing else: no checkpoint, no temp file (.NAME.XXXX.tmp) left behind.
-    assert sorted(os.listdir(store.dir)) == ["agent.pt", "config.json", "evaluations.csv", "manifest.json",
+    # The finished run's files (and its empty lock file) and nothing else: no checkpoint, no temp file left behind.
+    assert sorted(os.listdir(store.dir)) == [".lock", "agent.pt", "config.json", "evaluations.csv", "manifest.json",
                                              "metrics.csv", "status.json", "td_targets.pt"]

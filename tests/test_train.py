@@ -37,7 +37,7 @@ def test_tiny_run_finishes_with_expected_files_and_evaluations(tmp_path, tiny_co
     status = train(cfg, tmp_path, progress=False)
     assert status["state"] == "finished" and status["step"] == 300
     run_dir = tmp_path / cfg.run_id
-    assert sorted(os.listdir(run_dir)) == ["agent.pt", "config.json", "evaluations.csv", "manifest.json",
+    assert sorted(os.listdir(run_dir)) == [".lock", "agent.pt", "config.json", "evaluations.csv", "manifest.json",
                                           "metrics.csv", "status.json", "td_targets.pt"]  # no checkpoint, no temp files
     evals = eval_frame(tmp_path, cfg)
     assert list(evals.columns) == COLUMNS

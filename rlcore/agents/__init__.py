@@ -7,13 +7,13 @@ settings) a section in `rlcore.config.ALGORITHM_SECTIONS`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from ..config import ALGORITHMS, AgentConfig, ConfigError, RunConfig
 from ..envs import ObsSpec, env_spec_of
+from ..io import read_json
 from .base import Agent, UpdateResult
 from .sac import SAC
 from .td3 import TD3
@@ -35,7 +35,7 @@ def load_agent(run_dir: str | Path, device: torch.device | str = "cpu") -> Agent
     run_dir = Path(run_dir)
     if not (run_dir / "agent.pt").exists():
         raise FileNotFoundError(f"{run_dir / 'agent.pt'} does not exist: the run has not finished")
-    cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
     spec, action_dim = env_spec_of(cfg.env)
     agent = make_agent(cfg.agent, spec, action_dim, device, env_id=cfg.env.id)
     agent.load_weights(torch.load(run_dir / "agent.pt", map_location=device))

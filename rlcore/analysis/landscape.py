@@ -30,7 +30,7 @@ from torch.func import functional_call
 
 from ..agents import load_agent
 from ..device import resolve_device
-from ..io import atomic_write
+from ..io import atomic_write, read_json
 from ..nets import EnsembleLinear
 from .td_targets import TDTargets
 
@@ -322,7 +322,7 @@ class Landscape:
 
     @classmethod
     def load(cls, path: str | Path) -> "Landscape":
-        d = json.loads(Path(path).read_text())
+        d = read_json(path)
         d["loss_rise"] = {float(k): v for k, v in d["loss_rise"].items()}
         return cls(**d)
 
@@ -371,7 +371,7 @@ def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: fl
         name += f"_h{hessian_iterations}"
     name += ".json"
     path = run_dir / name
-    loss = json.loads((run_dir / "config.json").read_text())["agent"].get("critic_loss", "mse")
+    loss = read_json(run_dir / "config.json")["agent"].get("critic_loss", "mse")
     if path.exists() and not recompute:
         cached = Landscape.load(path)
         if cached.meta.get("loss", "mse") == loss:  # a cache from before J_Q used the run's own loss: redo
