@@ -276,3 +276,70 @@ def test_read_only_store_reports_a_finished_run(tmp_path, tiny_config, monkeypat
     store.path("status.json").unlink()  # not finished: a read-only store cannot run it
     out = run_sweep([cfg], tmp_path, progress=False)
     assert list(out["state"]) == ["error"] and "not writable" in out["reason"].iloc[0]
+
+
+# ---- SIGKILL at random moments ---------------------------------------------------------------------------
+_TRAINER = textwrap.dedent("""
+    import json, sys
+    import torch
+    torch.set_num_threads(1)
+    from rlcore.config import RunConfig
+    from rlcore.train import train
+    train(RunConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], progress=False)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_random_sigkills_leave_a_run_equal_to_an_uninterrupted_one(tmp_path, tiny_config):
+    """Kill a run with SIGKILL at random moments (checkpoints and tables are rewritten every 20 steps,
+    so many kills land inside a write) until it finishes; the result must have exactly the rows of an
+    uninterrupted run (a resumed run starts a fresh episode, so values after a resume differ, rows do
+    not), no duplicates, no temporaries or checkpoint left."""
+    import random
+
+    cfg = tiny(tiny_config, total_steps=4000, warmup_steps=60, eval_every=20, log_every=20, checkpoint_every=20,
+               max_episode_steps=50, td_targets_samples=100)
+    t0 = time.time()
+    ref_status = train(cfg, tmp_path / "ref", progress=False)
+    print(f"uninterrupted: {time.time() - t0:.1f} s")
+    rng = random.Random(0)
+    runs, kills = tmp_path / "killed", 0
+    store = RunStore(runs, cfg)
+    for attempt in range(60):
+        proc = subprocess.Popen([sys.executable, "-c", _TRAINER, json.dumps(cfg.to_dict()), str(runs)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        started = time.time()
+        # Wait for this process to be training (it rewrites status.json on start), whatever the
+        # machine's start-up time, then kill it at a random moment of its training.
+        while proc.poll() is None and not (store.path("status.json").exists()
+                                           and store.path("status.json").stat().st_mtime > started):
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read()
+        break
+    else:
+        pytest.fail("the run never finished")
+    assert kills >= 8, f"only {kills} kills: the run finished too fast to test anything"
+    status = store.status()
+    assert status["state"] == "finished" and status["step"] == ref_status["step"] == 4000
+    ref = RunStore(tmp_path / "ref", cfg)
+    for table in ("evaluations", "metrics"):
+        got = read_table(store.path(f"{table}.csv"), cfg.run_id)
+        want = read_table(ref.path(f"{table}.csv"), cfg.run_id)
+        assert not got.duplicated(["step", "metric"]).any(), table
+        key = lambda f: sorted(zip(f["step"], f["metric"]))
+        if table == "evaluations":
+            assert key(got) == key(want)
+        else:  # episode rows depend on where each resumed run's fresh episodes end
+            train_rows = lambda f: f[f["metric"].str.startswith("train_") & ~f["metric"].str.startswith("train_episode")]
+            assert key(train_rows(got)) == key(train_rows(want))
+    leftovers = sorted(p.name for p in store.dir.iterdir() if not p.name.startswith("damaged-"))
+    assert leftovers == [".lock", "agent.pt", "config.json", "evaluations.csv", "manifest.json", "metrics.csv",
+                         "status.json", "td_targets.pt"], leftovers
+    print(f"{kills} SIGKILLs before the run finished")
