@@ -37,6 +37,19 @@ def read_json(path: str | Path) -> Any:
         raise DamagedFile(path, f"not readable as JSON ({type(err).__name__}: {err})") from err
 
 
+def load_torch(path: str | Path, device="cpu", weights_only: bool = True) -> Any:
+    """A stored torch file; a missing one raises FileNotFoundError, any other problem DamagedFile."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    try:
+        return torch.load(path, map_location=device, weights_only=weights_only)
+    except Exception as err:  # noqa: BLE001 - truncated zip, unpickling errors, ...: all mean "damaged"
+        raise DamagedFile(path, f"does not load ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

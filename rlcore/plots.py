@@ -16,7 +16,7 @@ import pandas as pd
 import seaborn as sns
 
 from .io import atomic_path
-from .results import repo_root
+from .results import profile_dir_name, repo_root
 
 
 def house_style() -> None:
@@ -26,7 +26,7 @@ def house_style() -> None:
 
 def default_figures_dir(profile: str) -> Path:
     """figures/<profile>, or $RLCORE_FIGURES/<profile>."""
-    return Path(os.environ.get("RLCORE_FIGURES", repo_root() / "figures")) / profile
+    return Path(os.environ.get("RLCORE_FIGURES", repo_root() / "figures")) / profile_dir_name(profile)
 
 
 def stamp(fig: plt.Figure, text: str, fontsize: float = 7.0) -> plt.Figure:

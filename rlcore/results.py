@@ -31,8 +31,9 @@ import pandas as pd
 import torch
 
 from .agents import load_agent  # noqa: F401 - re-exported: results.load_agent(run_dir)
-from .config import ConfigError, RunConfig, flatten
-from .io import DamagedFile, StoreError, atomic_torch_save, atomic_write, read_json, write_json as _write_json
+from .config import PROFILES, ConfigError, RunConfig, flatten
+from .io import (DamagedFile, StoreError, atomic_torch_save, atomic_write, load_torch, read_json,
+                 write_json as _write_json)
 
 # `step` is what the run counts (agent steps, or gradient steps under Ape-X); `frames` the
 # environment frames behind it (agent steps x action repeat), the DMC papers' x-axis.
@@ -51,10 +52,17 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def profile_dir_name(profile: str) -> str:
+    """A profile as a directory name: one of config.PROFILES, never an arbitrary path part."""
+    if profile not in PROFILES:
+        raise ConfigError("profile", profile, f"one of {', '.join(map(repr, PROFILES))}")
+    return profile
+
+
 def default_results_dir(profile: str) -> Path:
     """results/<profile>/runs, or $RLCORE_RESULTS/<profile>/runs (tests point this elsewhere)."""
     base = Path(os.environ.get("RLCORE_RESULTS", repo_root() / "results"))
-    return base / profile / "runs"
+    return base / profile_dir_name(profile) / "runs"
 
 
 def _git_commit() -> str | None:
@@ -270,9 +278,9 @@ class RunStore:
         if not p.exists():
             return None
         try:
-            return torch.load(p, map_location=device, weights_only=False)
-        except Exception as err:  # noqa: BLE001 - truncated zip, unpickling errors, ...: all mean "damaged"
-            self.set_aside(f"checkpoint.pt does not load ({type(err).__name__}: {err}); restarting from scratch",
+            return load_torch(p, device, weights_only=False)
+        except DamagedFile as err:
+            self.set_aside(f"checkpoint.pt {err.reason}; restarting from scratch",
                            ["checkpoint.pt", "status.json", "evaluations.csv", "metrics.csv"])
             return None
 
@@ -335,7 +343,7 @@ def load_sweep(configs: Sequence[RunConfig], results_dir: str | Path, table: str
 
 def default_tables_dir(profile: str) -> Path:
     base = Path(os.environ.get("RLCORE_RESULTS", repo_root() / "results"))
-    return base / profile / "tables"
+    return base / profile_dir_name(profile) / "tables"
 
 
 def save_table(frame: pd.DataFrame, name: str, profile: str, tables_dir: str | Path | None = None) -> Path:

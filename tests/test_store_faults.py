@@ -343,3 +343,37 @@ def test_random_sigkills_leave_a_run_equal_to_an_uninterrupted_one(tmp_path, tin
     assert leftovers == [".lock", "agent.pt", "config.json", "evaluations.csv", "manifest.json", "metrics.csv",
                          "status.json", "td_targets.pt"], leftovers
     print(f"{kills} SIGKILLs before the run finished")
+
+
+def test_damaged_weights_and_targets_are_named(tmp_path, tiny_config):
+    from rlcore.agents import load_agent
+    from rlcore.analysis import TDTargets
+
+    cfg = tiny(tiny_config, td_targets_samples=50)
+    train(cfg, tmp_path, progress=False)
+    store = RunStore(tmp_path, cfg)
+    for name in ("agent.pt", "td_targets.pt"):
+        path = store.path(name)
+        path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DamagedFile, match="agent.pt: does not load"):
+        load_agent(store.dir)
+    with pytest.raises(DamagedFile, match="td_targets.pt: does not load"):
+        TDTargets.load(store.path("td_targets.pt"))
+
+
+@pytest.mark.parametrize("make_path", ["results", "tables", "figures"])
+def test_every_path_made_from_a_profile_checks_it(tmp_path, monkeypatch, make_path):
+    from rlcore import plots, results
+    from rlcore.config import ConfigError
+
+    monkeypatch.setenv("RLCORE_RESULTS", str(tmp_path / "r"))
+    monkeypatch.setenv("RLCORE_FIGURES", str(tmp_path / "f"))
+    fn = {"results": results.default_results_dir, "tables": results.default_tables_dir,
+          "figures": plots.default_figures_dir}[make_path]
+    assert "smoke" in fn("smoke").parts
+    for bad in ("nosuch", "../../etc", ""):
+        with pytest.raises(ConfigError, match="profile="):
+            fn(bad)
+    with pytest.raises(ConfigError, match="profile="):
+        results.save_table(pd.DataFrame({"a": [1]}), "t", "nosuch")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "f").exists()

@@ -13,7 +13,7 @@ import torch
 
 from ..config import ALGORITHMS, AgentConfig, ConfigError, RunConfig
 from ..envs import ObsSpec, env_spec_of
-from ..io import read_json
+from ..io import load_torch, read_json
 from .base import Agent, UpdateResult
 from .sac import SAC
 from .td3 import TD3
@@ -38,7 +38,7 @@ def load_agent(run_dir: str | Path, device: torch.device | str = "cpu") -> Agent
     cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
     spec, action_dim = env_spec_of(cfg.env)
     agent = make_agent(cfg.agent, spec, action_dim, device, env_id=cfg.env.id)
-    agent.load_weights(torch.load(run_dir / "agent.pt", map_location=device))
+    agent.load_weights(load_torch(run_dir / "agent.pt", device))
     return agent
 
 

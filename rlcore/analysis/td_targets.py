@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import atomic_torch_save
+from ..io import atomic_torch_save, load_torch
 
 
 @dataclass
@@ -34,7 +34,7 @@ class TDTargets:
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> "TDTargets":
-        d = torch.load(path, map_location=device)
+        d = load_torch(path, device)
         return cls(d["obs"], d["action"], d["q_hat"], d.get("loss", "mse"))
 
     def subset(self, keep: torch.Tensor) -> "TDTargets":
