@@ -282,6 +282,20 @@ def test_ofenet_target_tracks_with_tau():
     assert not any(torch.equal(o, t) for o, t in zip(online.parameters(), target.parameters()))
 
 
+def sac_target_through(agent, extractor, b, seed=4):
+    """The SAC Bellman target computed by hand, reading s' through `extractor`, and agent.td_target,
+    both under the same seed."""
+    agent.eval_mode()
+    torch.manual_seed(seed)
+    target = agent.td_target(b)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        z_next = extractor.state_features(b.next_obs)
+        a, log_prob = agent.actor(z_next)
+        q = agent.critic_target(extractor.state_action_features(z_next, a)).min(0).values
+    return target, b.reward + b.discount * (q - agent.alpha * log_prob), z_next
+
+
 def test_ofenet_without_target_network_reads_the_online_one():
     agent = make(target_network=False)
     assert agent.extractor_target is agent.extractor
@@ -291,15 +305,8 @@ def test_ofenet_without_target_network_reads_the_online_one():
     agent.update(system.batch(), 0)
     # the Bellman target reads the online OFENet's features of s'
     b = system.batch(16)
-    agent.eval_mode()
-    torch.manual_seed(4)
-    target = agent.td_target(b)
-    torch.manual_seed(4)
-    with torch.no_grad():
-        z_next = agent.extractor.state_features(b.next_obs)
-        a, log_prob = agent.actor(z_next)
-        q = agent.critic_target(agent.extractor.state_action_features(z_next, a)).min(0).values
-    torch.testing.assert_close(target, b.reward + b.discount * (q - agent.alpha * log_prob), rtol=1e-6, atol=1e-6)
+    target, expected, _ = sac_target_through(agent, agent.extractor, b)
+    torch.testing.assert_close(target, expected, rtol=1e-6, atol=1e-6)
     # so an auxiliary step (which moves the online OFENet) moves the target too
     agent.update_features(system.batch())
     agent.eval_mode()
@@ -313,16 +320,10 @@ def test_ofenet_target_network_feeds_the_bellman_target():
     for _ in range(3):
         agent.update_features(system.batch())
     b = system.batch(16)
-    agent.eval_mode()
-    torch.manual_seed(4)
-    target = agent.td_target(b)
-    torch.manual_seed(4)
+    target, expected, z_next = sac_target_through(agent, agent.extractor_target, b)
     with torch.no_grad():
-        z_next = agent.extractor_target.state_features(b.next_obs)
-        a, log_prob = agent.actor(z_next)
-        q = agent.critic_target(agent.extractor_target.state_action_features(z_next, a)).min(0).values
         z_online = agent.extractor.state_features(b.next_obs)
-    torch.testing.assert_close(target, b.reward + b.discount * (q - agent.alpha * log_prob), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(target, expected, rtol=1e-6, atol=1e-6)
     assert not torch.allclose(z_next, z_online)  # the two extractors differ, so the check has teeth
 
 
