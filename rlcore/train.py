@@ -164,6 +164,8 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "strategy": self.strategy.state_dict(),
             "hooks": {h.name: h.state_dict() for h in self.hooks},
+            # The metrics accumulated since the last log: a resumed run's next row averages them too.
+            "metric_window": {"sums": dict(self.sums), "counts": dict(self.counts)},
             "wall_time_s": self.wall_time_s + (time.time() - self.t_start),
         })
 
@@ -177,6 +179,8 @@ class Trainer:
         for hook in self.hooks:
             if hook.name in ckpt["hooks"]:
                 hook.load_state_dict(ckpt["hooks"][hook.name])
+        self.sums = dict(ckpt["metric_window"]["sums"])
+        self.counts = defaultdict(int, ckpt["metric_window"]["counts"])
         self.wall_time_s = ckpt["wall_time_s"]
         return ckpt["step"]
 

@@ -324,3 +324,34 @@ def test_a_failing_run_records_error_and_resumes_from_its_checkpoint(tmp_path, t
     status = RunStore(tmp_path, cfg).status()
     assert status["state"] == "error" and status["step"] == 150 and "ValueError: boom" in status["traceback"]
     assert train(cfg, tmp_path, progress=False)["state"] == "finished"  # "error" is not final: it resumes
+
+
+def test_resume_keeps_the_metric_window(tmp_path, tiny_config):
+    """A checkpoint between two log steps keeps the metrics accumulated since the last log, so the
+    next logged average covers the same updates as in an uninterrupted run."""
+    cfg = tiny_config(total_steps=200, warmup_steps=50, eval_every=100, log_every=100, checkpoint_every=130,
+                      srank_samples=0, td_targets_samples=0)
+
+    class Interrupt(Exception):
+        pass
+
+    class StopAt(Hook):
+        name = "stop_at"
+
+        def before_update(self, trainer, step, request):
+            if step == 140 and not getattr(self, "off", False):
+                raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(cfg, tmp_path, progress=False, hooks=[StopAt()])
+    ckpt = torch.load(RunStore(tmp_path, cfg).path("checkpoint.pt"), weights_only=False)
+    assert ckpt["metric_window"]["counts"]["critic_loss"] == 30  # updates 101..130
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    trainer.run()
+    metrics = pd.read_csv(RunStore(tmp_path, cfg).path("metrics.csv"))
+    ref_dir = tmp_path / "ref"
+    train(cfg, ref_dir, progress=False)
+    ref = pd.read_csv(RunStore(ref_dir, cfg).path("metrics.csv"))
+    pick = lambda f: f[(f.metric == "train_critic_loss")].set_index("step")["value"]
+    assert list(pick(metrics).index) == list(pick(ref).index) == [100, 200]
+    assert pick(metrics)[100] == pick(ref)[100]  # before the checkpoint: the same run

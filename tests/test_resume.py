@@ -73,7 +73,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_config, m
     ckpt_step = ckpt["step"]
     assert ckpt_step in (400, 800)
     # What a checkpoint holds: learner, replay, RNGs, the collection strategy's and the hooks' state.
-    assert set(ckpt) == {"step", "agent", "replay", "torch_rng", "cuda_rng", "strategy", "hooks", "wall_time_s"}
+    assert set(ckpt) == {"step", "agent", "replay", "torch_rng", "cuda_rng", "strategy", "hooks", "metric_window",
+                         "wall_time_s"}
     assert ckpt["strategy"]["env_steps"] == ckpt_step and "action_space_rng" in ckpt["strategy"]
     assert ckpt["replay"]["size"] == ckpt_step and ckpt["replay"]["obs"].shape == (ckpt_step, 3)
     assert ckpt["agent"]["extra"]["updates"] == ckpt_step - 200 + 1  # one update per step from step 200

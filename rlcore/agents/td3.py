@@ -76,3 +76,10 @@ class TD3(Agent):
         soft_update(self.actor_target, self.actor, self.cfg.tau)
         soft_update(self.critic_target, self.critic, self.cfg.tau)
         metrics["actor_loss"] = loss_pi.detach()
+
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), "measure_actor": self._measure_actor}
+
+    def load_extra_state(self, extra: dict) -> None:
+        super().load_extra_state(extra)
+        self._measure_actor = extra.get("measure_actor", False)  # agent.pt files from before it was kept
