@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rlcore.config import AgentConfig, BudgetConfig, EnvConfig, NetConfig, RunConfig  # noqa: E402
+from rlcore.hooks import Hook  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -41,3 +42,16 @@ def make_tiny_config(algo: str = "sac", env: str = "Pendulum-v1", *, width: int 
 @pytest.fixture
 def tiny_config():
     return make_tiny_config
+
+
+class EvaluationSpy(Hook):
+    """A hook recording the steps at which the trainer evaluates (`steps`)."""
+
+    name = "evaluation_spy"
+
+    def __init__(self):
+        self.steps: list[int] = []
+
+    def on_evaluate(self, trainer, step):
+        self.steps.append(step)
+        return {}

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import torch
 
-from rlcore.hooks import Hook, hooks_for
+from conftest import EvaluationSpy
+from rlcore.hooks import hooks_for
 from rlcore.results import RunStore
 from rlcore.train import train
 
@@ -86,20 +87,13 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_config, m
     assert store.status()["state"] == "running"
 
     # Resume in this process; record which evaluations it computes itself.
-    evaluated = []
-    class EvaluationSpy(Hook):
-        name = "evaluation_spy"
-
-        def on_evaluate(self, trainer, step):
-            evaluated.append(step)
-            return {}
-
-    status = train(cfg, killed_dir, progress=False, hooks=[EvaluationSpy()])
+    spy = EvaluationSpy()
+    status = train(cfg, killed_dir, progress=False, hooks=[spy])
     assert status["state"] == "finished" and status["step"] == 1200
     assert store.status()["state"] == "finished"
     assert not store.path("checkpoint.pt").exists()
-    assert evaluated and min(evaluated) > ckpt_step, "resumed from the checkpoint, not from scratch"
-    assert evaluated == list(range(ckpt_step + 200, 1201, 200))
+    assert spy.steps and min(spy.steps) > ckpt_step, "resumed from the checkpoint, not from scratch"
+    assert spy.steps == list(range(ckpt_step + 200, 1201, 200))
 
     ref_status = train(cfg, ref_dir, progress=False)
     assert ref_status["state"] == "finished"

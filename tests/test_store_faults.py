@@ -11,11 +11,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import EvaluationSpy
 from rlcore.hooks import Hook
 from rlcore.io import DamagedFile
 from rlcore.results import RunLocked, RunStore, load_runs, read_table
@@ -242,17 +242,9 @@ def test_interrupted_run_resumes_at_the_interrupt(tmp_path, tiny_config):
     assert info.value.step == 120  # acted on at the step boundary
     store = RunStore(tmp_path, cfg)
     assert store.status() == {"state": "interrupted", "step": 120, "signal": "SIGINT"}
-    evaluated = []
-
-    class Spy(Hook):
-        name = "spy"
-
-        def on_evaluate(self, trainer, step):
-            evaluated.append(step)
-            return {}
-
-    assert train(cfg, tmp_path, progress=False, hooks=[Spy()])["state"] == "finished"
-    assert evaluated == [150, 200]  # nothing before the interrupt is recomputed
+    spy = EvaluationSpy()
+    assert train(cfg, tmp_path, progress=False, hooks=[spy])["state"] == "finished"
+    assert spy.steps == [150, 200]  # nothing before the interrupt is recomputed
     evals = read_table(store.path("evaluations.csv"), cfg.run_id)
     assert not evals.duplicated(["step", "metric"]).any()
     assert evals[evals.metric == "eval_return"]["step"].tolist() == [0, 50, 100, 150, 200]

@@ -13,7 +13,7 @@ import rlcore.train
 from rlcore.agents import make_agent
 from rlcore.config import ConfigError
 from rlcore.envs import ObsSpec
-from rlcore.hooks import Hook
+from conftest import EvaluationSpy
 from rlcore.results import COLUMNS, RunStore, load_agent
 from rlcore.train import evaluate, resolve_device, train
 
@@ -240,17 +240,10 @@ def test_interrupted_run_resumes_without_duplicates(tmp_path, tiny_config, monke
     assert partial["step"].max() == 250  # rows beyond the checkpoint, to be dropped on resume
     monkeypatch.undo()
 
-    evaluated = []
-    class EvaluationSpy(Hook):
-        name = "evaluation_spy"
-
-        def on_evaluate(self, trainer, step):
-            evaluated.append(step)
-            return {}
-
-    status = train(cfg, tmp_path / "run", progress=False, hooks=[EvaluationSpy()])
+    spy = EvaluationSpy()
+    status = train(cfg, tmp_path / "run", progress=False, hooks=[spy])
     assert status["state"] == "finished" and status["step"] == 400
-    assert evaluated == [200, 250, 300, 350, 400]  # resumed at 150: nothing before it is recomputed
+    assert spy.steps == [200, 250, 300, 350, 400]  # resumed at 150: nothing before it is recomputed
     assert not store.path("checkpoint.pt").exists()
     evals = eval_frame(tmp_path / "run", cfg)
     assert_no_duplicates(evals)
