@@ -1,30 +1,59 @@
-"""Summaries of long-format result frames: curves over seeds and the papers' scalar scores."""
+"""Summaries of long-format result frames: curves over seeds, the papers' scalar scores, and the
+statistics of Agarwal et al. 2021 over per-seed scores (interval estimates from `rlcore.stats`)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
+from . import stats
 from .config import ConfigError
 
 MAX_RETURN_MODES = ("mean_of_max", "max_of_mean")
 X_AXES = ("step", "frames")
 
 
-def curves(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return", x: str = "step") -> pd.DataFrame:
-    """Mean, std (over seeds; 0 for one seed) and seed count per (group, x). `x="frames"` puts the
-    curve on environment frames (agent steps x action repeat), the DMC papers' axis; the column
-    is still called `step` so the plotting functions read either."""
+BANDS = ("ci", "std")
+CURVE_REPS = 1000  # bootstrap replications per curve band (one bootstrap per group covers all its steps)
+
+
+def curves(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return", x: str = "step",
+           band: str = "ci", confidence: float = stats.DEFAULT_CONFIDENCE, seed: int = 0) -> pd.DataFrame:
+    """Mean over seeds per (group, x), with the seed count n, the std (0 for one seed) and, with
+    `band="ci"`, the `confidence` stratified-bootstrap CI of the mean (`ci_low`, `ci_high`; zero
+    width for one seed). `band="std"` skips the bootstrap (the papers' +-1 std band).
+    `x="frames"` puts the curve on environment frames (agent steps x action repeat), the DMC papers'
+    axis; the column is still called `step` so the plotting functions read either."""
     if x not in X_AXES:
         raise ConfigError("x", x, f"one of {', '.join(map(repr, X_AXES))}")
+    if band not in BANDS:
+        raise ConfigError("band", band, f"one of {', '.join(map(repr, BANDS))}")
     if x == "frames" and "frames" not in frame.columns:
         raise ConfigError("x", x, "'step': these rows have no frames column (written before it existed)")
     sel = frame[frame["metric"] == metric]
     out = (sel.groupby([*by, x])["value"].agg(mean="mean", std="std", n="count").reset_index())
-    out = out.rename(columns={x: "step"})
     out["std"] = out["std"].fillna(0.0)
-    return out
+    if band == "ci" and len(out):
+        out = out.merge(_mean_bands(sel, list(by), x, confidence, seed), on=[*by, x], how="left")
+    return out.rename(columns={x: "step"})
+
+
+def _mean_bands(sel: pd.DataFrame, by: list[str], x: str, confidence: float, seed: int) -> pd.DataFrame:
+    """ci_low / ci_high of the seed mean at every (group, x): one bootstrap per group and set of
+    seeds present (a seed still running has fewer steps), the steps as columns."""
+    parts = []
+    for key, rows in (sel.groupby(by) if by else [((), sel)]):
+        table = rows.pivot_table(index="seed", columns=x, values="value", aggfunc="mean")
+        present = table.notna()
+        for _, cols in present.T.groupby(list(present.index)).groups.items():
+            cols = list(cols)
+            matrix = table[cols].dropna().to_numpy(dtype=float)
+            low, high = stats.column_mean_intervals(matrix, CURVE_REPS, confidence, seed)
+            keys = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+            parts.append(pd.DataFrame({**keys, x: cols, "ci_low": low, "ci_high": high}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def serial_in_gradient_steps(frame: pd.DataFrame, warmup_steps: int, updates_per_step: int = 1) -> pd.DataFrame:
@@ -55,6 +84,97 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
         out = per_seed.groupby(list(by))["value"].agg(mean="mean", std="std", n="count").reset_index()
         out["std"] = out["std"].fillna(0.0)
         return out
-    c = curves(frame, by, metric)
+    c = curves(frame, by, metric, band="std")
     best = c.loc[c.groupby(list(by))["mean"].idxmax()]
     return best[[*by, "mean", "std", "n"]].reset_index(drop=True)
+
+
+# ---- per-seed scores and the statistics of Agarwal et al. 2021 (rliable, via rlcore.stats) ------------
+
+SCORES = ("max", "final")
+
+
+def seed_scores(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return", score: str = "max") -> pd.DataFrame:
+    """One score per seed and group: "max" = the highest evaluation (the papers' "highest average
+    return" of one run; each evaluation already averages its episodes), "final" = the last one.
+    Columns: *by, seed, score, step (where the score was read)."""
+    if score not in SCORES:
+        raise ConfigError("score", score, f"one of {', '.join(map(repr, SCORES))}")
+    sel = frame[frame["metric"] == metric]
+    if sel.empty:
+        return pd.DataFrame(columns=[*by, "seed", "score", "step"])
+    keys = [*by, "seed"]
+    idx = (sel.groupby(keys)["value"].idxmax() if score == "max" else sel.groupby(keys)["step"].idxmax())
+    out = sel.loc[idx, [*keys, "value", "step"]].rename(columns={"value": "score"})
+    return out.reset_index(drop=True)
+
+
+def normalize(scores: pd.DataFrame, task: str, normalizer: Mapping[str, float], value: str = "score") -> pd.DataFrame:
+    """Divide each task's scores by `normalizer[task family]` (the part of the id before '-', so
+    "Hopper-v4" reads the entry "Hopper"): 1.0 = the reference score, 0 = a return of 0."""
+    out = scores.copy()
+    family = out[task].astype(str).str.split("-").str[0]
+    missing = sorted(set(family) - set(normalizer))
+    if missing:
+        raise ConfigError("normalizer", missing, f"tasks with a reference score: {', '.join(sorted(normalizer))}")
+    out[value] = out[value] / family.map(normalizer)
+    return out
+
+
+def score_matrices(scores: pd.DataFrame, method: str, task: str | None = None,
+                   value: str = "score") -> tuple[dict[str, np.ndarray], list]:
+    """Method -> (runs, tasks) matrix, as rliable takes it; returns (matrices, task order).
+
+    Runs are seeds. A method's matrix keeps the seeds it has on every task (rliable needs a
+    rectangle), so a seed still running on one task is left out of that method's aggregate."""
+    tasks = sorted(scores[task].unique()) if task else [None]
+    matrices = {}
+    for name, rows in scores.groupby(method, sort=True):
+        table = (rows.pivot_table(index="seed", columns=task, values=value, aggfunc="first") if task
+                 else rows.set_index("seed")[[value]])
+        table = table.reindex(columns=tasks if task else [value]).dropna()
+        if len(table):
+            matrices[name] = table.to_numpy(dtype=float)
+    return matrices, tasks
+
+
+def estimates(scores: pd.DataFrame, method: str, task: str | None = None, per_task: bool = True,
+              metrics: Sequence[str] = ("iqm", "mean"), reps: int = stats.DEFAULT_REPS,
+              confidence: float = stats.DEFAULT_CONFIDENCE, seed: int = 0) -> pd.DataFrame:
+    """IQM and mean with stratified-bootstrap CIs per method: per task (`task` column set, one row
+    per method x task x metric) and over all tasks (task "all"; the scores should be normalized
+    first when tasks differ in scale). Columns: method, task, metric, estimate, ci_low, ci_high, runs."""
+    parts = []
+    if task is not None and per_task:
+        for name, rows in scores.groupby(task, sort=True):
+            matrices, _ = score_matrices(rows, method)
+            if matrices:
+                parts.append(stats.interval_estimates(matrices, metrics, reps, confidence, seed).assign(task=name))
+    matrices, tasks = score_matrices(scores, method, task)
+    if matrices and (task is None or len(tasks) > 1 or not per_task):
+        parts.append(stats.interval_estimates(matrices, metrics, reps, confidence, seed)
+                     .assign(task="all" if task else None))
+    if not parts:
+        return pd.DataFrame(columns=["method", "task", "metric", "estimate", "ci_low", "ci_high", "runs", "tasks"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["method", "task", "metric", "estimate", "ci_low", "ci_high", "runs", "tasks"]]
+
+
+def compare(scores: pd.DataFrame, method: str, better: Any, worse: Any, task: str | None = None,
+            metric: str = "mean", reps: int = stats.DEFAULT_REPS, confidence: float = stats.DEFAULT_CONFIDENCE,
+            seed: int = 0) -> dict[str, Any]:
+    """`better` vs `worse` (two values of the `method` column): the difference of `metric` and the
+    probability of improvement P(better > worse), each with its stratified-bootstrap CI, over the
+    tasks both have. Seeds need not match (the two sets of runs are independent)."""
+    matrices, tasks = score_matrices(scores[scores[method].isin([better, worse])], method, task)
+    out = {"better": better, "worse": worse, "runs_better": 0, "runs_worse": 0, "tasks": len(tasks)}
+    if better not in matrices or worse not in matrices:
+        out["runs_better"] = len(matrices.get(better, ()))
+        out["runs_worse"] = len(matrices.get(worse, ()))
+        return out
+    x, y = matrices[better], matrices[worse]
+    diff = stats.difference(x, y, metric, reps, confidence, seed)
+    poi = stats.probability_of_improvement(x, y, reps, confidence, seed)
+    out.update(runs_better=x.shape[0], runs_worse=y.shape[0], effect=diff["estimate"], effect_low=diff["ci_low"],
+               effect_high=diff["ci_high"], p_improvement=poi["estimate"], p_low=poi["ci_low"], p_high=poi["ci_high"])
+    return out

@@ -160,11 +160,16 @@ def cmd_sweep(args) -> int:
     return 0 if summary["state"].isin(["finished", "crashed"]).all() else 1
 
 
+CLAIMS_NOTEBOOK = "claims"
+
+
 def cmd_reproduce(args) -> int:
     import papermill as pm
 
     notebooks_dir = repo_root() / "notebooks"
-    names = [args.notebook] if args.notebook else sorted(p.stem for p in notebooks_dir.glob("*.ipynb"))
+    # The claims notebook reads the other notebooks' results, so it runs last.
+    names = ([args.notebook] if args.notebook else
+             sorted((p.stem for p in notebooks_dir.glob("*.ipynb")), key=lambda n: (n == CLAIMS_NOTEBOOK, n)))
     known = sorted(p.stem for p in notebooks_dir.glob("*.ipynb"))
     for name in names:
         if name not in known:

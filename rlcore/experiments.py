@@ -369,6 +369,192 @@ def ota_apex_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
                              f"({collect.workers} cores x {collect.envs_per_worker} envs)")
 
 
+# ---- Fig 9 + Table 1: five MuJoCo tasks x SAC / TD3 x Ours / OFENet / Original (Ota 4.2) ------------
+
+# The paper's -v2 tasks are gone from gymnasium; v4 keeps their observation and action sizes (Hopper
+# 11/3, Walker2d 17/6, HalfCheetah 17/6, Ant 111/8 with contact forces, Humanoid 376/17) and reward
+# definitions. Humanoid-v4 departs from the paper's Humanoid-v2 in one known way: under mujoco-py
+# >= 2.0 (what 2021 code ran) v2's 84 contact-force entries (cfrc_ext) were all zero; v4 reads them
+# from the mujoco bindings, so they are not. v5 changes the observation (348 dims), so v4 it is.
+OTA_TASKS = {
+    "Hopper": EnvConfig("Hopper-v4"),
+    "Walker2d": EnvConfig("Walker2d-v4"),
+    "HalfCheetah": EnvConfig("HalfCheetah-v4"),
+    "Ant": OTA_ANT,
+    "Humanoid": EnvConfig("Humanoid-v4"),
+}
+TASK_METHODS = ("ours", "ofenet", "original")
+
+# `width` / `ofenet_units`: "ours" (OFENet of 8 layers + DenseNet 2 x width, Ape-X). `ofenet_2020_units`:
+# the "OFENet" baseline's OFENet (240 in the 2020 paper, over the per-task layers), MLP heads 256 x 2.
+# quick: 2 seeds x 10k steps (gradient steps for Ape-X), ~6 CPU hours measured by benchmarks/sweep_cost.py.
+TASKS_GRID = {
+    "paper": dict(tasks=tuple(OTA_TASKS), width=2048, ofenet_units=2048, ofenet_2020_units=240, heads=256,
+                  seeds=(0, 1, 2, 3, 4)),
+    "quick": dict(tasks=tuple(OTA_TASKS), width=256, ofenet_units=256, ofenet_2020_units=240, heads=256,
+                  seeds=(0, 1), total_steps=10_000),
+    "smoke": dict(tasks=("Hopper", "HalfCheetah"), width=32, ofenet_units=32, ofenet_2020_units=24, heads=32,
+                  seeds=(0,), total_steps=600),
+}
+
+
+def ota_task_method(method: str, algo: str, env: EnvConfig, profile: str, width: int, ofenet_units: int,
+                    ofenet_2020_units: int, heads: int, budget: BudgetConfig,
+                    ofenet_layers: int = 8) -> tuple[AgentConfig, CollectConfig]:
+    """One cell of Table 1: the agent and the collection of `method` for `algo` on `env`.
+
+    ours: OFENet (`ofenet_layers` DenseNet layers, `ofenet_units` in all) + MLP-DenseNet 2 x `width`,
+          Swish, BatchNorm in the DenseNet for TD3 only (Ota 3.3, A.1), Ape-X-like collection.
+    ofenet: the 2020 setting (Ota et al. 2020): OFENet of `ofenet_2020_units` over the per-task layers,
+          no target OFENet, and the original algorithm's MLP heads (`heads` x 2, ReLU), serial.
+    original: `heads` x 2 MLPs, ReLU (SAC's 256 x 2; TD3 256 x 2 as its authors' code, see README), serial.
+    All three use Ota's Huber critic loss (A.1)."""
+    pretrain = min(10_000, budget.warmup_steps)
+    if method == "ours":
+        return (ota_ours_agent(algo, width=width, ofenet_units=ofenet_units, ofenet_layers=ofenet_layers,
+                               pretrain_steps=pretrain), apex_collect(profile))
+    if method == "ofenet":
+        agent = ota_agent(algo, heads, 2)
+        ofenet = ofenet_2020(env.id, total_units=ofenet_2020_units, pretrain_steps=pretrain)
+        return dataclasses.replace(agent, ofenet=ofenet), CollectConfig()
+    if method == "original":
+        return ota_agent(algo, heads, 2), CollectConfig()
+    raise ConfigError("methods", method, f"one of {', '.join(map(repr, TASK_METHODS))}")
+
+
+def ota_fig09_table1_tasks(profile: str = "smoke", tasks: Sequence[str] | None = None,
+                           algos: Sequence[str] = ("sac", "td3"), methods: Sequence[str] = TASK_METHODS,
+                           seeds: Sequence[int] | None = None, total_steps: int | None = None,
+                           width: int | None = None, ofenet_units: int | None = None,
+                           **budget_overrides: Any) -> Sweep:
+    """Fig 9 (training curves) and Table 1 (highest average return): `tasks` (names of OTA_TASKS) x
+    `algos` x `methods`. budget.total_steps counts environment steps for the serial methods and
+    gradient steps for "ours" (Ape-X), as the paper's x-axis (gradient steps) does for both."""
+    profile = nbparams.profile(profile)
+    _check_overrides(ota_fig09_table1_tasks, budget_overrides)
+    preset = dict(TASKS_GRID[profile])
+    tasks = nbparams.str_list(tasks, "tasks", tuple(OTA_TASKS)) or preset["tasks"]
+    algos = nbparams.str_list(algos, "algos", ("sac", "td3")) or ("sac", "td3")
+    methods = nbparams.str_list(methods, "methods", TASK_METHODS) or TASK_METHODS
+    seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
+    width = nbparams.integer(width, "width") or preset["width"]
+    ofenet_units = nbparams.integer(ofenet_units, "ofenet_units") or preset["ofenet_units"]
+    total_steps = nbparams.integer(total_steps, "total_steps")
+    if total_steps is None:
+        total_steps = preset.get("total_steps")
+    if total_steps is not None:
+        budget_overrides["total_steps"] = total_steps
+    configs = []
+    for task in tasks:
+        env = _ota_env(OTA_TASKS[task], profile)
+        for algo in algos:
+            budget = profiles.budget(profile, algo, **budget_overrides)
+            for method in methods:
+                agent, collect = ota_task_method(method, algo, env, profile, width, ofenet_units,
+                                                 preset["ofenet_2020_units"], preset["heads"], budget,
+                                                 ofenet_layers=8 if profile != "smoke" else 2)
+                configs += [RunConfig(env=env, agent=agent, budget=budget, collect=collect, seed=s, profile=profile)
+                            for s in seeds]
+    return Sweep(name="ota2021_fig09_table1_tasks", profile=profile, configs=tuple(configs),
+                 axes={"task": tuple(tasks), "algo": tuple(algos), "method": tuple(methods), "seed": seeds,
+                       "width": width, "ofenet_units": ofenet_units},
+                 description=f"{len(tasks)} MuJoCo tasks x {'/'.join(algos)} x {'/'.join(methods)}; "
+                             f"ours = OFENet {ofenet_units} + DenseNet 2 x {width} + Ape-X")
+
+
+def task_method(cfg: RunConfig) -> tuple[str, str, str]:
+    """(task, algo, method) of a config built by `ota_fig09_table1_tasks`, read back from the config."""
+    task = next(name for name, env in OTA_TASKS.items() if env.id == cfg.env.id)
+    if cfg.collect.mode == "apex":
+        method = "ours"
+    elif cfg.agent.ofenet.enabled:
+        method = "ofenet"
+    else:
+        method = "original"
+    return task, cfg.agent.algo, method
+
+
+# ---- Fig 10: the ablation of SAC "ours" on Ant (Ota 4.3) ----------------------------------------------
+
+ABLATION_VARIANTS = ("Full", "w/o Ape-X", "w/o OFENet", "w/o larger NN", "w/o DenseNet", "sac")
+# width: the SAC and OFENet units of Full (paper 2048); small: "w/o larger NN" units (paper 256).
+ABLATION = {
+    "paper": dict(width=2048, small=256, seeds=(0, 1, 2, 3, 4)),
+    "quick": dict(width=256, small=32, seeds=(0, 1), total_steps=30_000),
+    "smoke": dict(width=32, small=16, seeds=(0,), ofenet_layers=2, total_steps=600),
+}
+
+
+def ota_ablation_variant(variant: str, profile: str, width: int, small: int, budget: BudgetConfig,
+                         ofenet_layers: int = 8) -> tuple[AgentConfig, CollectConfig]:
+    """Ota 4.3's derived methods of SAC on Ant.
+
+    Full: OFENet (`width` units) + MLP-DenseNet 2 x `width` + Ape-X. w/o Ape-X: serial collection.
+    w/o OFENet: no OFENet. w/o larger NN: `small` units for both OFENet and SAC. w/o DenseNet: a
+    plain 2 x `width` MLP (Swish, as the DenseNet it replaces) on OFENet's features. sac: the
+    original SAC (256 x 2 MLPs, ReLU, serial; Huber loss as every Ota preset)."""
+    pretrain = min(10_000, budget.warmup_steps)
+    full = ota_ours_agent("sac", width=width, ofenet_units=width, ofenet_layers=ofenet_layers, pretrain_steps=pretrain)
+    apex = apex_collect(profile)
+    if variant == "Full":
+        return full, apex
+    if variant == "w/o Ape-X":
+        return full, CollectConfig()
+    if variant == "w/o OFENet":
+        return ota_ours_agent("sac", width=width, ofenet_units=None), apex
+    if variant == "w/o larger NN":
+        return ota_ours_agent("sac", width=small, ofenet_units=small, ofenet_layers=ofenet_layers,
+                              pretrain_steps=pretrain), apex
+    if variant == "w/o DenseNet":
+        mlp = dataclasses.replace(full.critic, kind="mlp")
+        return dataclasses.replace(full, actor=mlp, critic=mlp), apex
+    if variant == "sac":
+        return ota_agent("sac", 256, 2), CollectConfig()
+    raise ConfigError("variants", variant, f"one of {', '.join(map(repr, ABLATION_VARIANTS))}")
+
+
+def ota_fig10_ablation(profile: str = "smoke", env: EnvConfig | str | None = None,
+                       variants: Sequence[str] = ABLATION_VARIANTS, seeds: Sequence[int] | None = None,
+                       width: int | None = None, small: int | None = None, total_steps: int | None = None,
+                       **budget_overrides: Any) -> Sweep:
+    """Fig 10: SAC on Ant, Full and each element removed. budget.total_steps counts gradient steps
+    for the Ape-X variants and environment steps for the serial ones (Fig 10's axis: gradient steps)."""
+    profile = nbparams.profile(profile)
+    _check_overrides(ota_fig10_ablation, budget_overrides)
+    preset = dict(ABLATION[profile])
+    variants = nbparams.str_list(variants, "variants", ABLATION_VARIANTS) or ABLATION_VARIANTS
+    seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
+    width = nbparams.integer(width, "width") or preset["width"]
+    small = nbparams.integer(small, "small") or preset["small"]
+    total_steps = nbparams.integer(total_steps, "total_steps")
+    if total_steps is None:
+        total_steps = preset.get("total_steps")
+    if total_steps is not None:
+        budget_overrides["total_steps"] = total_steps
+    budget = profiles.budget(profile, "sac", **budget_overrides)
+    env = _ota_env(env, profile)
+    configs = []
+    for variant in variants:
+        agent, collect = ota_ablation_variant(variant, profile, width, small, budget, preset.get("ofenet_layers", 8))
+        configs += [RunConfig(env=env, agent=agent, budget=budget, collect=collect, seed=s, profile=profile)
+                    for s in seeds]
+    return Sweep(name="ota2021_fig10_ablation", profile=profile, configs=tuple(configs),
+                 axes={"variant": tuple(variants), "seed": seeds, "width": width, "small": small},
+                 description=f"SAC on Ant: Full (OFENet {width} + DenseNet 2 x {width} + Ape-X) and ablations")
+
+
+def ablation_variant(cfg: RunConfig, width: int, small: int) -> str:
+    """Which of ABLATION_VARIANTS a config built by `ota_fig10_ablation` is."""
+    agent, apex = cfg.agent, cfg.collect.mode == "apex"
+    if not apex:
+        return "w/o Ape-X" if agent.ofenet.enabled else "sac"
+    if not agent.ofenet.enabled:
+        return "w/o OFENet"
+    if agent.critic.kind == "mlp":
+        return "w/o DenseNet"
+    return "w/o larger NN" if agent.critic.width == small else "Full"
+
+
 def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
     """The experiment's environment (Ota's Ant by default) with the profile's episode cap, built
     once here so that an id or kwargs that cannot be built fail before any run starts."""
@@ -416,7 +602,8 @@ def _check_overrides(experiment: Callable[..., Sweep], overrides: dict[str, Any]
 
 EXPERIMENTS = {"ota_size_sweep": ota_size_sweep, "ota_activation_sweep": ota_activation_sweep,
                "ota_fig14_runs": ota_fig14_runs, "ota_connectivity_sweep": ota_connectivity_sweep,
-               "ota_ofenet_grid": ota_ofenet_grid, "ota_apex_grid": ota_apex_grid}
+               "ota_ofenet_grid": ota_ofenet_grid, "ota_apex_grid": ota_apex_grid,
+               "ota_fig09_table1_tasks": ota_fig09_table1_tasks, "ota_fig10_ablation": ota_fig10_ablation}
 
 
 def get_experiment(name: str):

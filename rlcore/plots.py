@@ -54,7 +54,9 @@ def save(fig: plt.Figure, name: str, figures_dir: str | Path) -> Path:
 def learning_curves(curves: pd.DataFrame, hue: str, title: str, hue_label: str | None = None,
                     ylabel: str = "average return", ax: plt.Axes | None = None,
                     reference: dict[str, float] | None = None) -> plt.Figure:
-    """Mean +- 1 std over seeds against steps, one line per value of `hue` (columns from `aggregate.curves`).
+    """Seed mean against steps, one line per value of `hue` (columns from `aggregate.curves`), with
+    the 95 % bootstrap CI of the mean as the band when the curves carry one (ci_low / ci_high),
+    else +- 1 std; the y label says which.
 
     `reference`: published numbers drawn as dashed horizontal lines, label -> value.
     """
@@ -68,13 +70,14 @@ def learning_curves(curves: pd.DataFrame, hue: str, title: str, hue_label: str |
         c = curves[curves[hue] == level].sort_values("step")
         n = int(c["n"].max()) if len(c) else 0
         ax.plot(c["step"], c["mean"], color=color, label=f"{hue_label or hue}={level} (n={n})")
-        ax.fill_between(c["step"], c["mean"] - c["std"], c["mean"] + c["std"], color=color, alpha=0.2, lw=0)
+        low, high = ((c["ci_low"], c["ci_high"]) if "ci_low" in c else (c["mean"] - c["std"], c["mean"] + c["std"]))
+        ax.fill_between(c["step"], low, high, color=color, alpha=0.2, lw=0)
     for label, value in (reference or {}).items():
         ax.axhline(value, color="0.3", ls="--", lw=1)
         ax.annotate(label, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, color="0.3",
                     va="bottom")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(f"{ylabel}\n(mean, band: {'95 % CI' if 'ci_low' in curves else '+-1 std'})", fontsize=8)
     ax.set_title(title)
     ax.legend(loc="best")
     return fig
@@ -227,4 +230,139 @@ def apex_schematic(n_core: int, n_env: int, sync_every: int = 1, replay: str = "
         ax.text(2.1, 0.4 + 1.3 * (rows - 1) - 0.2, f"... {n_core} cores in all", fontsize=7, ha="center")
     ax.set_title(f"Fig 11: asynchronous training, N_core = {n_core} x N_env = {n_env} "
                  f"(weights pulled every {sync_every} vector step{'s' if sync_every != 1 else ''})", fontsize=9)
+    return fig
+
+
+def architecture_diagram(agent, collect, obs_dim: int, action_dim: int, table: pd.DataFrame) -> plt.Figure:
+    """Ota Fig 2 drawn from a configuration: OFENet's z_s and z_sa stacks (with the next-state
+    predictor of its auxiliary task), the actor and the twin critics, and how experience arrives.
+    Widths, depths and parameter counts come from `agent` (an AgentConfig), `collect` (a
+    CollectConfig) and `table` (`rlcore.nets.parameter_table` of the built agent)."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    params = table.groupby("network")["parameters"].sum()
+    dims = table.groupby("network").agg(first_in=("input_units", "first"), last_in=("input_units", "last"))
+    fig, ax = plt.subplots(figsize=(11, 4.6))
+    ax.set_xlim(0, 12.4)
+    ax.set_ylim(0, 6)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, color, size=7.5):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", fc=color, ec="0.3", lw=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size)
+
+    def arrow(a, b, text="", curve=0.0):
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=11, color="0.3",
+                                     connectionstyle=f"arc3,rad={curve}"))
+        if text:
+            ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.1, text, ha="center", fontsize=6.5, color="0.25")
+
+    def trunk(net) -> str:
+        norm = {"auto": "", "none": ""}.get(net.norm, f" -> {net.norm}")
+        layer = {"densenet": f"[FC {net.width}{norm} -> {net.activation}, concat input]",
+                 "mlp": f"[FC {net.width}{norm} -> {net.activation}]"}.get(net.kind, f"{net.kind} {net.width}")
+        return f"{net.kind}: {net.depth} x {layer}"
+
+    ofe = agent.ofenet
+    box(0.1, 3.9, 1.3, 0.8, f"state s_t\n({obs_dim})", "white")
+    box(0.1, 1.2, 1.3, 0.8, f"action a_t\n({action_dim})", "white")
+    if ofe.enabled:
+        per = ofe.total_units // ofe.layers
+        stack = f"{ofe.layers} x [FC {per} -> BN -> {ofe.activation}, concat]" if ofe.batchnorm else \
+            f"{ofe.layers} x [FC {per} -> {ofe.activation}, concat]"
+        zs, zsa = int(dims.loc["actor", "first_in"]), int(dims.loc["critic", "first_in"]) - 0
+        box(2.0, 3.6, 3.0, 1.4, f"OFENet z_s\n{stack}\n{obs_dim} -> {zs} features\n"
+                                f"{params.get('OFENet z_s', 0):,} parameters", "#fce5cd")
+        box(2.0, 0.9, 3.0, 1.4, f"OFENet z_sa\n{stack}\n{zs} + {action_dim} -> {zsa} features\n"
+                                f"{params.get('OFENet z_sa', 0):,} parameters", "#fce5cd")
+        box(2.0, 0.05, 3.0, 0.55, f"FC -> s_(t+1) prediction ({params.get('OFENet predictor', 0):,} p.):"
+                                   " auxiliary loss", "#f4cccc", size=6.5)
+        arrow((1.45, 4.3), (1.95, 4.3))
+        arrow((3.5, 3.55), (3.5, 2.35), "z_s")
+        arrow((1.45, 1.6), (1.95, 1.6))
+        arrow((3.5, 0.85), (3.5, 0.62))
+        actor_from, critic_from = (5.05, 4.3), (5.05, 1.6)
+        actor_in, critic_in = zs, zsa
+    else:
+        actor_from, critic_from = (1.45, 4.3), (1.45, 1.6)
+        actor_in, critic_in = obs_dim, obs_dim + action_dim
+        arrow((0.75, 3.85), (1.45, 1.9), "s_t", curve=0.2)
+    a_head = "mean, log-std" if agent.algo == "sac" else "action"
+    box(5.6, 3.6, 3.0, 1.4, f"actor pi\n{trunk(agent.actor)}\n{actor_in} -> {action_dim} ({a_head})\n"
+                            f"{params.get('actor', 0):,} parameters", "#cfe2f3")
+    box(5.6, 0.9, 3.0, 1.4, f"critics Q1, Q2 (one ensemble)\n{trunk(agent.critic)}\n{critic_in} -> 1 each\n"
+                            f"{params.get('critic', 0):,} parameters (both)", "#cfe2f3")
+    arrow(actor_from, (5.55, 4.3), "z_s" if ofe.enabled else "s_t")
+    arrow(critic_from, (5.55, 1.6), "z_sa" if ofe.enabled else "(s_t, a_t)")
+    if collect.mode == "apex":
+        text = (f"Ape-X-like collection\nN_core = {collect.workers} processes\nx N_env = {collect.envs_per_worker}"
+                f" envs each,\nlatest weights every {collect.sync_every} step(s)\n-> {collect.replay} replay\n"
+                f"-> one learner")
+    else:
+        text = f"serial collection\none env step per update\n-> {collect.replay} replay"
+    box(9.3, 1.6, 2.9, 2.8, text, "#fff2cc")
+    arrow((8.65, 4.3), (9.25, 3.6), "weights")
+    arrow((9.25, 2.2), (8.65, 1.6), "samples")
+    total = int(params.sum())
+    ax.set_title(f"Fig 2 as configured: {agent.algo.upper()}, {obs_dim}-dim state, {action_dim}-dim action; "
+                 f"{total:,} trainable parameters in all (targets not counted)", fontsize=9)
+    return fig
+
+
+def interval_estimates(est: pd.DataFrame, title: str, xlabel: str = "score") -> plt.Figure:
+    """Aggregate metrics with their CIs (columns of `aggregate.estimates` / `stats.interval_estimates`:
+    method, metric, estimate, ci_low, ci_high, runs), one panel per metric, one bar per method, as
+    Agarwal et al. 2021 draw them."""
+    metrics = list(dict.fromkeys(est["metric"]))
+    methods = list(dict.fromkeys(est["method"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics) + 1.2, 0.45 * len(methods) + 1.4),
+                             sharey=True, squeeze=False)
+    colors = dict(zip(methods, sns.color_palette("viridis", len(methods))))
+    for ax, metric in zip(axes[0], metrics):
+        rows = est[est["metric"] == metric].set_index("method").reindex(methods)
+        for i, (method, r) in enumerate(rows.iterrows()):
+            if pd.isna(r["estimate"]):
+                continue
+            ax.barh(i, r["ci_high"] - r["ci_low"], left=r["ci_low"], height=0.6, color=colors[method], alpha=0.6)
+            ax.plot([r["estimate"]] * 2, [i - 0.3, i + 0.3], color="k", lw=1.5)
+        ax.set_yticks(range(len(methods)))
+        ax.set_yticklabels([f"{m} (n={int(rows.loc[m, 'runs'])})" if pd.notna(rows.loc[m, "runs"]) else m
+                            for m in methods], fontsize=8)
+        ax.set_title(metric.upper() if metric == "iqm" else metric.capitalize(), fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def probability_of_improvement(rows: pd.DataFrame, title: str) -> plt.Figure:
+    """P(X > Y) with its CI per pair (columns better, worse, p_improvement, p_low, p_high), with
+    the no-difference line at 0.5."""
+    fig, ax = plt.subplots(figsize=(5.5, 0.45 * len(rows) + 1.3))
+    for i, (_, r) in enumerate(rows.reset_index(drop=True).iterrows()):
+        if pd.isna(r.get("p_improvement")):
+            continue
+        ax.barh(i, r["p_high"] - r["p_low"], left=r["p_low"], height=0.6, color="#6fa8dc", alpha=0.7)
+        ax.plot([r["p_improvement"]] * 2, [i - 0.3, i + 0.3], color="k", lw=1.5)
+    ax.axvline(0.5, color="0.4", ls="--", lw=1)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"P({r['better']} > {r['worse']})" for _, r in rows.iterrows()], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability of improvement (95 % CI)", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def performance_profiles(profile: pd.DataFrame, title: str, xlabel: str = "normalized score tau") -> plt.Figure:
+    """Run-score distributions with CI bands (columns method, tau, fraction, ci_low, ci_high)."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    methods = list(dict.fromkeys(profile["method"]))
+    for color, method in zip(sns.color_palette("viridis", len(methods)), methods):
+        p = profile[profile["method"] == method].sort_values("tau")
+        ax.plot(p["tau"], p["fraction"], color=color, label=method)
+        ax.fill_between(p["tau"], p["ci_low"], p["ci_high"], color=color, alpha=0.2, lw=0)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("fraction of runs with score > tau", fontsize=8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
     return fig

@@ -29,6 +29,14 @@ def ota2021_table1() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ota2021_normalizer() -> dict[str, float]:
+    """Task family ("Hopper", ...) -> Ota Table 1's SAC (Original) highest average return at 1M steps:
+    the reference score that normalizes returns before tasks are pooled (1.0 = the paper's original
+    SAC on that task; 0 = a return of 0). One normalizer for SAC and TD3, so their pooled scores
+    share a scale. The paper ran -v2 tasks; ours are -v4 (see experiments.OTA_TASKS)."""
+    return {env.split("-")[0]: values[2] for env, values in _OTA_TABLE1.items()}
+
+
 # Original SAC (256x2 MLP) on Ant-v2 from Table 1: the one cell of Fig 4's grid with a printed number.
 OTA2021_SAC_ANT_256x2 = _OTA_TABLE1["Ant-v2"][2]
 

@@ -1,0 +1,341 @@
+"""The papers' claims as data, each with the comparison that tests it and a verdict from the results.
+
+A claim quotes (or closely paraphrases) the paper, names its figure, and lists comparisons built
+from the same experiment grids the notebooks run (`rlcore.experiments`) at a profile: a "better"
+group of runs against a "worse" one, each group one configuration over its seeds (and over tasks,
+for Table 1, with scores normalized before pooling). The effect of a comparison is the difference of
+the mean per-seed score (better - worse) with its 95 % stratified-bootstrap CI (rliable, through
+`aggregate.compare`); the probability of improvement is reported beside it.
+
+Verdict of one comparison:
+  supported      the CI of the effect lies above 0
+  not supported  the CI lies below 0 (the reverse holds)
+  inconclusive   the CI contains 0, or a side has fewer than `min_runs` finished seeds (a
+                 bootstrap over one seed has no spread, so it would look certain)
+  no results     a side has no finished run at this profile
+A claim with several comparisons (e.g. "at S, M and L") is supported only if every comparison
+with results is, not supported if any is not, inconclusive otherwise.
+
+Only runs whose status is `finished` or `crashed` count (a crashed run keeps its evaluations up to
+the crash, Bjorck et al.'s rule); runs still going are left out, so a partial sweep never passes
+its best-so-far as a final score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import pandas as pd
+
+from . import aggregate, experiments, profiles, reference
+from .config import ConfigError, RunConfig
+from .results import default_results_dir, load_runs, load_sweep
+
+VERDICTS = ("supported", "not supported", "inconclusive", "no results")
+COUNTED_STATES = ("finished", "crashed")
+MIN_RUNS = 2
+
+
+@dataclass(frozen=True)
+class Group:
+    """One configuration over its seeds (and tasks): the runs one side of a comparison reads."""
+
+    label: str
+    configs: tuple[RunConfig, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`better` should score above `worse`. `score`: "max" (highest evaluation per seed, the papers'
+    "highest average return") or "final" (last evaluation). `normalizer`: task family -> reference
+    score dividing each task's scores before they are pooled (None: raw scores, one task)."""
+
+    better: Group
+    worse: Group
+    metric: str = "eval_return"
+    score: str = "max"
+    normalizer: Mapping[str, float] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.better.label} > {self.worse.label}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    paper: str
+    figure: str
+    statement: str  # what the paper says
+    test: str  # how the comparisons test it, in words
+    build: Callable[[str], tuple[Comparison, ...]] = field(repr=False)  # profile -> comparisons
+
+    def comparisons(self, profile: str) -> tuple[Comparison, ...]:
+        return self.build(profiles.check_profile(profile))
+
+
+# ---- verdicts ---------------------------------------------------------------------------------
+
+def verdict(effect_low: float | None, effect_high: float | None, runs_better: int, runs_worse: int,
+            min_runs: int = MIN_RUNS) -> str:
+    """The verdict of one comparison from its effect's CI and the finished seeds on each side."""
+    if runs_better == 0 or runs_worse == 0:
+        return "no results"
+    if runs_better < min_runs or runs_worse < min_runs:
+        return "inconclusive"
+    if effect_low > 0:
+        return "supported"
+    if effect_high < 0:
+        return "not supported"
+    return "inconclusive"
+
+
+def combine(verdicts: Sequence[str]) -> str:
+    """A claim's verdict from its comparisons' (those with results)."""
+    present = [v for v in verdicts if v != "no results"]
+    if not present:
+        return "no results"
+    if "not supported" in present:
+        return "not supported"
+    if all(v == "supported" for v in present):
+        return "supported"
+    return "inconclusive"
+
+
+# ---- evaluation -------------------------------------------------------------------------------
+
+def comparison_scores(comparison: Comparison, results_dir: str | Path) -> pd.DataFrame:
+    """Per-seed scores of both groups (columns group, env, seed, score, step), counted runs only."""
+    labels = {c.run_id: g.label for g in (comparison.better, comparison.worse) for c in g.configs}
+    runs = load_runs(results_dir, list(labels))
+    counted = set(runs.loc[runs["state"].isin(COUNTED_STATES), "run"]) if len(runs) else set()
+    frame = load_sweep([c for g in (comparison.better, comparison.worse) for c in g.configs], results_dir)
+    frame = frame[frame["run"].isin(counted)].copy()
+    frame["group"] = frame["run"].map(labels)
+    scores = aggregate.seed_scores(frame, ["group", "env"], comparison.metric, comparison.score)
+    if comparison.normalizer is not None and len(scores):
+        scores = aggregate.normalize(scores, "env", comparison.normalizer)
+    return scores
+
+
+def evaluate(comparison: Comparison, results_dir: str | Path, min_runs: int = MIN_RUNS, seed: int = 0) -> dict:
+    """One row: the comparison, its effect with CI, P(improvement) with CI, runs, verdict."""
+    scores = comparison_scores(comparison, results_dir)
+    tasks = sorted({c.env.id for c in comparison.better.configs})
+    row = aggregate.compare(scores, "group", comparison.better.label, comparison.worse.label,
+                            task="env" if len(tasks) > 1 else None, seed=seed)
+    b = comparison.better.configs[0].budget
+    row.update(comparison=comparison.label, metric=comparison.metric, score=comparison.score,
+               normalized=comparison.normalizer is not None, tasks=len(tasks), total_steps=b.total_steps,
+               verdict=verdict(row.get("effect_low"), row.get("effect_high"), row["runs_better"],
+                               row["runs_worse"], min_runs))
+    return row
+
+
+def evaluate_claims(claims: Sequence[Claim], profile: str, results_dir: str | Path | None = None,
+                    min_runs: int = MIN_RUNS, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per claim with its verdict, one row per comparison) at `profile`."""
+    profile = profiles.check_profile(profile)
+    results_dir = results_dir or default_results_dir(profile)
+    details, summary = [], []
+    for claim in claims:
+        rows = [evaluate(c, results_dir, min_runs, seed) for c in claim.comparisons(profile)]
+        for r in rows:
+            details.append({"claim": claim.id, "figure": claim.figure, **r})
+        with_results = [r for r in rows if r["verdict"] != "no results"]
+        summary.append({"claim": claim.id, "paper": claim.paper, "figure": claim.figure,
+                        "statement": claim.statement, "test": claim.test,
+                        "verdict": combine([r["verdict"] for r in rows]),
+                        "comparisons": f"{len(with_results)} of {len(rows)} with results",
+                        "effects": "; ".join(_effect_text(r) for r in with_results),
+                        "seeds": "/".join(sorted({f"{r['runs_better']}v{r['runs_worse']}" for r in with_results})),
+                        "budget": f"{rows[0]['total_steps']:,} steps" if rows else "",
+                        "profile": profile})
+    columns = ["claim", "figure", "comparison", "verdict", "effect", "effect_low", "effect_high", "p_improvement",
+               "p_low", "p_high", "runs_better", "runs_worse", "tasks", "metric", "score", "normalized", "total_steps"]
+    detail = pd.DataFrame(details)
+    detail = detail.reindex(columns=columns) if len(detail) else pd.DataFrame(columns=columns)
+    return pd.DataFrame(summary), detail
+
+
+def _effect_text(row: dict) -> str:
+    if "effect" not in row:
+        return f"{row['comparison']}: n={row['runs_better']}v{row['runs_worse']}"
+    return (f"{row['comparison']}: {row['effect']:+.3g} [{row['effect_low']:+.3g}, {row['effect_high']:+.3g}], "
+            f"P(imp.) {row['p_improvement']:.2f}")
+
+
+# ---- Ota et al. 2021 ---------------------------------------------------------------------------
+
+def _where(configs: Sequence[RunConfig], **fields) -> tuple[RunConfig, ...]:
+    """The configs whose dotted fields (underscores for dots: agent_critic_width) equal the values."""
+    def value(cfg, path):
+        for part in path.split("__"):
+            cfg = getattr(cfg, part)
+        return cfg
+    out = tuple(c for c in configs if all(value(c, k) == v for k, v in fields.items()))
+    if not out:
+        raise ConfigError("claim group", fields, "fields matching at least one config of the experiment")
+    return out
+
+
+def _size_sweep(profile):
+    sweep = experiments.ota_size_sweep(profile)
+    units, layers = sweep.axes["agent.critic.width"], sweep.axes["agent.critic.depth"]
+    fu, fl = sweep.axes["fixed_units"], sweep.axes["fixed_layers"]
+    cell = lambda w, d: Group(f"{w}x{d}", _where(sweep.configs, agent__critic__width=w, agent__critic__depth=d))
+    return cell, units, layers, fu, fl
+
+
+def _fig1a(profile):
+    cell, _, layers, fu, fl = _size_sweep(profile)
+    return (Comparison(cell(fu, fl), cell(fu, max(layers))),)
+
+
+def _fig3a(profile):
+    cell, units, _, fu, fl = _size_sweep(profile)
+    return (Comparison(cell(max(units), fl), cell(fu, fl)),)
+
+
+def _fig4(profile):
+    cell, units, layers, fu, fl = _size_sweep(profile)
+    return (Comparison(cell(max(units), fl), cell(fu, max(layers))),)
+
+
+def _fig5(profile):
+    sweep = experiments.ota_connectivity_sweep(profile)
+    out = []
+    for size, width in sweep.axes["sizes"].items():
+        group = lambda kind: Group(f"{kind} {size}", _where(sweep.configs, agent__critic__kind=kind,
+                                                            agent__critic__width=width))
+        out += [Comparison(group("densenet"), group(k)) for k in sweep.axes["agent.critic.kind"] if k != "densenet"]
+    return tuple(out)
+
+
+def _ofenet_pairs(profile, metric="eval_return", score="max"):
+    sweep = experiments.ota_ofenet_grid(profile)
+    out = []
+    for size, width in sweep.axes["sizes"].items():
+        with_ = Group(f"OFENet {size}", _where(sweep.configs, agent__critic__width=width,
+                                               agent__ofenet__enabled=True, agent__ofenet__total_units=width))
+        without = Group(f"no OFENet {size}", _where(sweep.configs, agent__critic__width=width,
+                                                    agent__ofenet__enabled=False))
+        out.append(Comparison(with_, without, metric=metric, score=score))
+    return tuple(out)
+
+
+def _fig6_rank(profile):
+    return _ofenet_pairs(profile, metric="srank_critic1", score="final")
+
+
+def _fig8(profile):
+    sweep = experiments.ota_apex_grid(profile)
+    sac, ofe = sweep.axes["agent.critic.width"], [u for u in sweep.axes["agent.ofenet.total_units"] if u]
+    cell = lambda w, u: Group(f"SAC {w} / OFENet {u}", _where(sweep.configs, agent__critic__width=w,
+                                                              agent__ofenet__enabled=True,
+                                                              agent__ofenet__total_units=u))
+    sac, ofe = sorted(sac), sorted(ofe)
+    out = [Comparison(cell(b, max(ofe)), cell(a, max(ofe))) for a, b in zip(sac, sac[1:])]
+    out += [Comparison(cell(max(sac), b), cell(max(sac), a)) for a, b in zip(ofe, ofe[1:])]
+    return tuple(out)
+
+
+def _fig12(profile):
+    apex, serial = experiments.ota_apex_grid(profile), experiments.ota_apex_grid(profile, apex=False)
+    out = []
+    for width in apex.axes["agent.critic.width"]:
+        if width not in apex.axes["agent.ofenet.total_units"]:
+            continue
+        pick = lambda s: _where(s.configs, agent__critic__width=width, agent__ofenet__enabled=True,
+                                agent__ofenet__total_units=width)
+        out.append(Comparison(Group(f"{width} w/ Ape-X", pick(apex)), Group(f"{width} w/o Ape-X", pick(serial))))
+    return tuple(out)
+
+
+def _fig13(profile):
+    sweep = experiments.ota_activation_sweep(profile)
+    act = lambda a: Group(a, _where(sweep.configs, agent__critic__activation=a))
+    return (Comparison(act("swish"), act("relu")),)
+
+
+def _table1(baseline):
+    def build(profile):
+        sweep = experiments.ota_fig09_table1_tasks(profile)
+        by = {}
+        for cfg in sweep.configs:
+            _, algo, method = experiments.task_method(cfg)
+            by.setdefault((algo, method), []).append(cfg)
+        norm = reference.ota2021_normalizer()
+        return tuple(Comparison(Group(f"{algo.upper()} ours", tuple(by[(algo, "ours")])),
+                                Group(f"{algo.upper()} {baseline}", tuple(by[(algo, baseline)])), normalizer=norm)
+                     for algo in sweep.axes["algo"] if (algo, "ours") in by and (algo, baseline) in by)
+    return build
+
+
+def _fig10(profile):
+    sweep = experiments.ota_fig10_ablation(profile)
+    width, small = sweep.axes["width"], sweep.axes["small"]
+    by = {}
+    for cfg in sweep.configs:
+        by.setdefault(experiments.ablation_variant(cfg, width, small), []).append(cfg)
+    full = Group("Full", tuple(by["Full"]))
+    return tuple(Comparison(full, Group(v, tuple(by[v]))) for v in experiments.ABLATION_VARIANTS
+                 if v != "Full" and v in by)
+
+
+OTA = "Ota et al. 2021"
+OTA_CLAIMS: tuple[Claim, ...] = (
+    Claim("ota-deeper-hurts", OTA, "Fig 1a",
+          "At 256 units, performance becomes worse as the network becomes deeper (Sec. 4.1).",
+          "max average return: 2 layers > the deepest, at the fixed width", _fig1a),
+    Claim("ota-wider-helps", OTA, "Fig 3a",
+          "Consistent improvement when making the 2-layer network wider (Sec. 4.1).",
+          "max average return: widest x 2 > fixed width x 2", _fig3a),
+    Claim("ota-wider-beats-deeper", OTA, "Fig 4",
+          "Widening, not deepening, improves performance: 2048x2 beats 256x16 (Sec. 4.1, Fig 4).",
+          "max average return: widest x 2 > fixed width x deepest", _fig4),
+    Claim("ota-densenet-best", OTA, "Fig 5a",
+          "MLP-DenseNet achieves the highest return on both small and large networks (Sec. 4.2).",
+          "max average return: DenseNet > MLP, ResNet, D2RL, at S and at L", _fig5),
+    Claim("ota-ofenet-raises-return", OTA, "Fig 6a",
+          "Separating representation learning from RL (OFENet) improves control performance regardless "
+          "of network size (Sec. 4.2).",
+          "max average return: with OFENet > without, at S, M and L", _ofenet_pairs),
+    Claim("ota-ofenet-mitigates-rank-collapse", OTA, "Fig 6b",
+          "OFENet mitigates rank collapse of the Q-networks regardless of network size (Sec. 4.2).",
+          "final effective rank of critic 1 (srank, delta 0.01): with OFENet > without, at S, M and L", _fig6_rank),
+    Claim("ota-apex-width-pays-monotonically", OTA, "Fig 8",
+          "With Ape-X-like distributed training, performance improves monotonically when widening either "
+          "SAC or OFENet (Sec. 4.2).",
+          "max average return with Ape-X: each wider SAC (at the widest OFENet) and each wider OFENet "
+          "(at the widest SAC) > the next narrower", _fig8),
+    Claim("ota-apex-improves-every-size", OTA, "Fig 12",
+          "Using Ape-X improves performance on all network sizes (B.1).",
+          "max average return: w/ Ape-X > w/o, at each size with OFENet of the same width", _fig12),
+    Claim("ota-swish-over-relu", OTA, "Fig 13",
+          "A slight performance gain from replacing ReLU with Swish (B.1).",
+          "max average return: Swish > ReLU in the DenseNet actor and critic", _fig13),
+    Claim("ota-ours-beats-original", OTA, "Table 1 / Fig 9",
+          "Our method achieves the best performance on almost all environments, with SAC and with TD3 (Sec. 4.2).",
+          "highest average return normalized per task by Ota's published SAC (Original) score, pooled over "
+          "the five tasks: Ours > Original, for SAC and for TD3", _table1("original")),
+    Claim("ota-ours-beats-ofenet", OTA, "Table 1 / Fig 9",
+          "Our method outperforms OFENet (Ota et al. 2020) in most environments (Table 1).",
+          "as above: Ours > OFENet (2020 setting), for SAC and for TD3", _table1("ofenet")),
+    Claim("ota-each-element-contributes", OTA, "Fig 10",
+          "Each element (Ape-X, OFENet, larger networks, DenseNet) contributes to the performance gain; "
+          "Full is significantly better than SAC (Sec. 4.3).",
+          "max average return: Full > w/o Ape-X, w/o OFENet, w/o larger NN, w/o DenseNet, sac", _fig10),
+)
+
+CLAIMS: dict[str, tuple[Claim, ...]] = {"ota2021": OTA_CLAIMS}
+
+
+def all_claims(papers: Sequence[str] | None = None) -> tuple[Claim, ...]:
+    papers = list(papers) if papers else list(CLAIMS)
+    for p in papers:
+        if p not in CLAIMS:
+            raise ConfigError("papers", p, f"one of {', '.join(map(repr, CLAIMS))}")
+    return tuple(c for p in papers for c in CLAIMS[p])
