@@ -6,6 +6,8 @@ STAMP   := $(VENV)/.installed
 PROFILE ?= smoke
 # One notebook name (without .ipynb) to run only that one, e.g. make reproduce NOTEBOOK=ota2021_size_sweep
 NOTEBOOK ?=
+# Runs at once inside each notebook's sweep (local processes, one torch thread each), e.g. JOBS=2
+JOBS ?= 1
 export MUJOCO_GL ?= egl
 export PYTHONHASHSEED := 0
 
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Runs every notebook (or NOTEBOOK) through papermill at PROFILE; prints where the outputs went.
 reproduce: $(STAMP)
-	$(BIN)/python -m rlcore reproduce --profile $(PROFILE) $(if $(NOTEBOOK),--notebook $(NOTEBOOK),)
+	RLCORE_JOBS=$(JOBS) $(BIN)/python -m rlcore reproduce --profile $(PROFILE) $(if $(NOTEBOOK),--notebook $(NOTEBOOK),)
 
 # Whole suite: unit + learning tests, then every notebook at the smoke profile through nbval
 # (the claims notebook last: it reads the others' results).

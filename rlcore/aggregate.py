@@ -100,7 +100,7 @@ def seed_scores(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_retu
     Columns: *by, seed, score, step (where the score was read)."""
     if score not in SCORES:
         raise ConfigError("score", score, f"one of {', '.join(map(repr, SCORES))}")
-    sel = frame[frame["metric"] == metric]
+    sel = frame[frame["metric"] == metric].reset_index(drop=True)  # idxmax returns labels: make them unique
     if sel.empty:
         return pd.DataFrame(columns=[*by, "seed", "score", "step"])
     keys = [*by, "seed"]
@@ -165,8 +165,12 @@ def compare(scores: pd.DataFrame, method: str, better: Any, worse: Any, task: st
             seed: int = 0) -> dict[str, Any]:
     """`better` vs `worse` (two values of the `method` column): the difference of `metric` and the
     probability of improvement P(better > worse), each with its stratified-bootstrap CI, over the
-    tasks both have. Seeds need not match (the two sets of runs are independent)."""
-    matrices, tasks = score_matrices(scores[scores[method].isin([better, worse])], method, task)
+    tasks both have results on. Seeds need not match (the two sets of runs are independent)."""
+    pair = scores[scores[method].isin([better, worse])]
+    if task is not None:  # only the tasks both sides have results on
+        common = set(pair.loc[pair[method] == better, task]) & set(pair.loc[pair[method] == worse, task])
+        pair = pair[pair[task].isin(common)]
+    matrices, tasks = score_matrices(pair, method, task)
     out = {"better": better, "worse": worse, "runs_better": 0, "runs_worse": 0, "tasks": len(tasks)}
     if better not in matrices or worse not in matrices:
         out["runs_better"] = len(matrices.get(better, ()))

@@ -191,7 +191,8 @@ def _size_sweep(profile):
 
 def _fig1a(profile):
     cell, _, layers, fu, fl = _size_sweep(profile)
-    return (Comparison(cell(fu, fl), cell(fu, max(layers))),)
+    shallow = fl if fl != max(layers) else min(layers)  # smoke's grid tops out at the fixed depth
+    return (Comparison(cell(fu, shallow), cell(fu, max(layers))),)
 
 
 def _fig3a(profile):

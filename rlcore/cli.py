@@ -155,9 +155,21 @@ def cmd_sweep(args) -> int:
         configs = grid(_base_config(args), axes)
     _check_envs(configs)
     print(f"{len(configs)} runs -> {args.results_dir or default_results_dir(args.profile)}")
-    summary = run_sweep(configs, args.results_dir, progress=not args.no_progress, force=args.force, wait=args.wait)
+    summary = run_sweep(configs, args.results_dir, progress=not args.no_progress, force=args.force, wait=args.wait,
+                        jobs=args.jobs, backend=args.backend, threads=args.threads_per_run,
+                        cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     print(summary.to_string(index=False))
     return 0 if summary["state"].isin(["finished", "crashed"]).all() else 1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: expected a positive integer")
+    return value
 
 
 CLAIMS_NOTEBOOK = "claims"
@@ -223,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="experiment argument, e.g. --param units=[64,128] --param seeds=[0]")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="grid axis over a dotted config path, repeatable")
+    p.add_argument("--jobs", type=_positive_int, default=None,
+                   help="runs at once (default $RLCORE_JOBS or 1): local processes, or Ray tasks in flight")
+    p.add_argument("--backend", choices=("local", "ray"), default=None,
+                   help="local processes (default) or Ray tasks on $RAY_ADDRESS / a local Ray")
+    p.add_argument("--threads-per-run", type=_positive_int, default=1, help="torch threads per run (default 1)")
+    p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs reserved per run")
+    p.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray: GPUs reserved per run (e.g. 0.25)")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("reproduce", help="run notebooks through papermill at a profile")
     p.add_argument("--profile", default="smoke")

@@ -324,7 +324,11 @@ def interval_estimates(est: pd.DataFrame, title: str, xlabel: str = "score") -> 
             if pd.isna(r["estimate"]):
                 continue
             ax.barh(i, r["ci_high"] - r["ci_low"], left=r["ci_low"], height=0.6, color=colors[method], alpha=0.6)
-            ax.plot([r["estimate"]] * 2, [i - 0.3, i + 0.3], color="k", lw=1.5)
+            ax.plot([r["estimate"]], [i], "k|", markersize=14, mew=2)
+        lo, hi = rows["ci_low"].min(), rows["ci_high"].max()
+        if pd.notna(lo):  # pad, so that a zero-width interval at either end stays visible
+            pad = 0.08 * (hi - lo) if hi > lo else max(1e-6, 0.05 * abs(hi) or 1.0)
+            ax.set_xlim(lo - pad, hi + pad)
         ax.set_yticks(range(len(methods)))
         ax.set_yticklabels([f"{m} (n={int(rows.loc[m, 'runs'])})" if pd.notna(rows.loc[m, "runs"]) else m
                             for m in methods], fontsize=8)
@@ -342,11 +346,11 @@ def probability_of_improvement(rows: pd.DataFrame, title: str) -> plt.Figure:
         if pd.isna(r.get("p_improvement")):
             continue
         ax.barh(i, r["p_high"] - r["p_low"], left=r["p_low"], height=0.6, color="#6fa8dc", alpha=0.7)
-        ax.plot([r["p_improvement"]] * 2, [i - 0.3, i + 0.3], color="k", lw=1.5)
+        ax.plot([r["p_improvement"]], [i], "k|", markersize=14, mew=2)
     ax.axvline(0.5, color="0.4", ls="--", lw=1)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"P({r['better']} > {r['worse']})" for _, r in rows.iterrows()], fontsize=8)
-    ax.set_xlim(0, 1)
+    ax.set_xlim(-0.03, 1.03)
     ax.set_xlabel("probability of improvement (95 % CI)", fontsize=8)
     ax.set_title(title, fontsize=10)
     return fig

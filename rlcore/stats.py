@@ -103,12 +103,22 @@ def _paired_estimate(x: np.ndarray, y: np.ndarray, func: Callable[[np.ndarray, n
             "tasks": x.shape[1]}
 
 
+def improvement_probability(x: np.ndarray, y: np.ndarray) -> float:
+    """The statistic of `rliable.metrics.probability_of_improvement` (Mann-Whitney U / (n_x n_y) per
+    task, ties half, averaged over tasks), computed over all run pairs at once: rliable's calls
+    scipy's mannwhitneyu per task, ~1.7 ms, which made 2,000 bootstrap replications take seconds
+    per task. tests/test_stats.py checks the two agree."""
+    greater = (x[:, None, :] > y[None, :, :]).mean(axis=(0, 1))
+    ties = (x[:, None, :] == y[None, :, :]).mean(axis=(0, 1))
+    return float(np.mean(greater + 0.5 * ties))
+
+
 def probability_of_improvement(x: np.ndarray, y: np.ndarray, reps: int = DEFAULT_REPS,
                                confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> dict[str, float]:
     """P(X > Y): per task, the probability that a random run of X scores above a random run of Y
     (ties count half; the Mann-Whitney U statistic over runs_x x runs_y), averaged over tasks.
-    0.5 = no difference. With its stratified-bootstrap CI."""
-    return _paired_estimate(x, y, rly_metrics.probability_of_improvement, reps, confidence, seed)
+    0.5 = no difference. With its stratified-bootstrap CI (rliable's bootstrap)."""
+    return _paired_estimate(x, y, improvement_probability, reps, confidence, seed)
 
 
 def difference(x: np.ndarray, y: np.ndarray, metric: str = "mean", reps: int = DEFAULT_REPS,

@@ -24,6 +24,9 @@ def ota2021_table1(scores: pd.DataFrame, published: pd.DataFrame, seed: int = 0)
     missing = {"task", "algo", "method", "seed", "score"} - set(scores.columns)
     if missing:
         raise ConfigError("scores", sorted(missing), "per-seed scores with columns task, algo, method, seed, score")
+    unknown = sorted(set(scores["task"]) - set(TABLE1_TASKS))
+    if unknown:
+        raise ConfigError("scores.task", unknown, f"task names out of {', '.join(TABLE1_TASKS)} (no version suffix)")
     paper = published.assign(task=published["env"].str.split("-").str[0])
     columns = pd.MultiIndex.from_product([TABLE1_ALGOS, TABLE1_METHODS, TABLE1_FIELDS],
                                          names=["algo", "method", "field"])
@@ -50,10 +53,10 @@ def best_per_row(table: pd.DataFrame, field: str) -> pd.DataFrame:
     best = pd.DataFrame(False, index=table.index, columns=table.columns)
     for algo in table.columns.get_level_values("algo").unique():
         values = table.xs((algo, field), axis=1, level=("algo", "field"))
-        winners = values.idxmax(axis=1, skipna=True) if values.notna().any().any() else None
         for task in table.index:
-            if winners is not None and values.loc[task].notna().any():
-                best.loc[task, (algo, winners[task], field)] = True
+            row = values.loc[task].dropna()
+            if len(row):
+                best.loc[task, (algo, row.idxmax(), field)] = True
     return best
 
 

@@ -268,8 +268,11 @@ class Trainer:
         self.metrics = [r for r in self.metrics if r["step"] <= step]
         store.write_status("running", step=step)
 
-        self.bar = tqdm(total=b.total_steps, initial=step, desc=cfg.run_id, disable=not self.progress,
-                        mininterval=5.0, file=sys.stderr, ascii=True, dynamic_ncols=False)
+        if callable(self.progress):  # a bar factory, e.g. a sweep's worker reporting to its driver
+            self.bar = self.progress(total=b.total_steps, initial=step, desc=cfg.run_id)
+        else:
+            self.bar = tqdm(total=b.total_steps, initial=step, desc=cfg.run_id, disable=not self.progress,
+                            mininterval=5.0, file=sys.stderr, ascii=True, dynamic_ncols=False)
         self.step, self.window = step, (step, time.time())
         try:
             with _Interrupts() as self.interrupts:
@@ -320,7 +323,9 @@ def train(cfg: RunConfig, results_dir=None, progress: bool = True, hooks: Sequen
           force: bool = False, wait: float = 0.0) -> dict:
     """Train one run (or resume it, or return at once if it already ended). Returns its status.
     `hooks` run in addition to the config's own; `force` recomputes a finished run; `wait` is how
-    long to wait for another process that holds the run."""
+    long to wait for another process that holds the run. `progress`: True (a tqdm bar on stderr),
+    False, or a factory `progress(total=, initial=, desc=)` returning an object with tqdm's
+    `update`, `set_postfix_str` and `close`."""
     return Trainer(cfg, results_dir, progress, hooks).run(force=force, wait=wait)
 
 
