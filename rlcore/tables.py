@@ -61,7 +61,8 @@ def best_per_row(table: pd.DataFrame, field: str) -> pd.DataFrame:
 
 
 def table1_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Text cells for reading: per (algo, method) one "paper" and one "ours [CI] (n)" column,
+    """Text cells for reading: per (algo, method) a "published" column and a "here" column (ours:
+    "mean [CI] (n)"),
     the best per row and algorithm in **bold** (markdown-style), as the paper marks it."""
     bold_paper, bold_ours = best_per_row(table, "paper"), best_per_row(table, "ours")
     out = {}
@@ -81,8 +82,8 @@ def table1_display(table: pd.DataFrame) -> pd.DataFrame:
                     cell = f"{o:.1f}"
                     cell = f"**{cell}**" if bold_ours.loc[task, (algo, method, "ours")] else cell
                     ours.append(f"{cell} [{lo:.0f}, {hi:.0f}] (n={n})")
-            out[(algo.upper(), method, "paper")] = paper
-            out[(algo.upper(), method, "ours")] = ours
+            out[(algo.upper(), method, "published")] = paper
+            out[(algo.upper(), method, "here")] = ours
     return pd.DataFrame(out, index=table.index)
 
 

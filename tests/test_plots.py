@@ -71,7 +71,7 @@ def test_learning_curves_one_line_per_level(levels, figures_dir):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == [f"width={lvl} (n=2)" for lvl in sorted(levels)]
     assert ax.get_title() == "Fig 3a: width sweep"
-    assert ax.get_xlabel() == "environment steps" and ax.get_ylabel() == "average return"
+    assert ax.get_xlabel() == "environment steps" and ax.get_ylabel().startswith("average return")
     # Each line is the seed mean, sorted by step.
     first = ax.lines[0]
     np.testing.assert_array_equal(first.get_xdata(), [0, 100, 200])
@@ -93,8 +93,22 @@ def test_learning_curves_reference_lines_and_given_axes(figures_dir):
     assert sorted(line.get_ydata()[0] for line in dashed) == [-50.0, -20.0]
     assert {t.get_text() for t in axes[1].texts} == set(ref)
     assert [t.get_text() for t in axes[1].get_legend().get_texts()][0] == "units=64 (n=1)"
-    assert axes[1].get_ylabel() == "srank"
+    assert axes[1].get_ylabel() == "srank\n(mean, band: 95 % CI)"
     assert_saved_png(fig, "learning_curves_panel", figures_dir)
+
+
+def test_learning_curves_band_is_the_bootstrap_ci_or_one_std():
+    import numpy as np
+
+    ci = aggregate.curves(_evals([64]), by=["units"])
+    fig = plots.learning_curves(ci, hue="units", title="ci")
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert np.isclose(band.min(), ci["ci_low"].min()) and np.isclose(band.max(), ci["ci_high"].max())
+    std = aggregate.curves(_evals([64]), by=["units"], band="std")
+    fig = plots.learning_curves(std, hue="units", title="std")
+    assert fig.axes[0].get_ylabel().endswith("band: +-1 std)")
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert np.isclose(band.min(), (std["mean"] - std["std"]).min())
 
 
 # ---- heatmaps ------------------------------------------------------------------------------------
