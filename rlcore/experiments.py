@@ -88,12 +88,8 @@ def ota_size_sweep(profile: str = "smoke", env: EnvConfig | str | None = None,
     units = nbparams.int_list(units, "units") or preset["units"]
     layers = nbparams.int_list(layers, "layers") or preset["layers"]
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
-    total_steps = nbparams.integer(total_steps, "total_steps")
     critic_loss = nbparams.choice(critic_loss, "critic_loss", CRITIC_LOSSES)
-    if total_steps is None:
-        total_steps = preset.get("total_steps")
-    if total_steps is not None:
-        budget_overrides["total_steps"] = total_steps
+    _profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
 
     env = _ota_env(env, profile)
@@ -195,11 +191,7 @@ def ota_activation_sweep(profile: str = "smoke", env: EnvConfig | str | None = N
     ofenet_units = nbparams.integer(ofenet_units, "ofenet_units") or preset["ofenet_units"]
     ofenet_layers = preset.get("ofenet_layers", 8)
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
-    total_steps = nbparams.integer(total_steps, "total_steps")
-    if total_steps is None:
-        total_steps = preset.get("total_steps")
-    if total_steps is not None:
-        budget_overrides["total_steps"] = total_steps
+    _profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
     env = _ota_env(env, profile)
     configs = tuple(
@@ -229,11 +221,7 @@ def ota_fig14_runs(profile: str = "smoke", env: EnvConfig | str = "HalfCheetah-v
     preset = FIG14[profile]
     seed = nbparams.integer(seed, "seed", minimum=0)
     seed = 0 if seed is None else seed
-    total_steps = nbparams.integer(total_steps, "total_steps")
-    if total_steps is None:
-        total_steps = preset.get("total_steps")
-    if total_steps is not None:
-        budget_overrides["total_steps"] = total_steps
+    _profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
     env = _ota_env(env, profile)
     configs = tuple(RunConfig(env=env, agent=ota_agent("sac", w, d), budget=budget, seed=seed, profile=profile)
@@ -267,11 +255,7 @@ def ota_connectivity_sweep(profile: str = "smoke", env: EnvConfig | str | None =
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
     depth = nbparams.integer(depth, "depth") or 2
     activation = None if activation is None else nbparams.choice(activation, "activation", ACTIVATIONS)
-    total_steps = nbparams.integer(total_steps, "total_steps")
-    if total_steps is None:
-        total_steps = preset.get("total_steps")
-    if total_steps is not None:
-        budget_overrides["total_steps"] = total_steps
+    _profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
     env = _ota_env(env, profile)
     configs = []
@@ -309,11 +293,7 @@ def ota_ofenet_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
     sac_units = nbparams.int_list(sac_units, "sac_units") or sizes
     ofenet_units = nbparams.int_list(ofenet_units, "ofenet_units", minimum=0) or (0, *sizes)
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
-    total_steps = nbparams.integer(total_steps, "total_steps")
-    if total_steps is None:
-        total_steps = preset.get("total_steps")
-    if total_steps is not None:
-        budget_overrides["total_steps"] = total_steps
+    _profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
     env = _ota_env(env, profile)
     configs = tuple(
@@ -439,11 +419,7 @@ def ota_fig09_table1_tasks(profile: str = "smoke", tasks: Sequence[str] | None =
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
     width = nbparams.integer(width, "width") or preset["width"]
     ofenet_units = nbparams.integer(ofenet_units, "ofenet_units") or preset["ofenet_units"]
-    total_steps = nbparams.integer(total_steps, "total_steps")
-    if total_steps is None:
-        total_steps = preset.get("total_steps")
-    if total_steps is not None:
-        budget_overrides["total_steps"] = total_steps
+    _profile_steps(total_steps, preset, budget_overrides)
     configs = []
     for task in tasks:
         env = _ota_env(OTA_TASKS[task], profile)
@@ -526,11 +502,7 @@ def ota_fig10_ablation(profile: str = "smoke", env: EnvConfig | str | None = Non
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
     width = nbparams.integer(width, "width") or preset["width"]
     small = nbparams.integer(small, "small") or preset["small"]
-    total_steps = nbparams.integer(total_steps, "total_steps")
-    if total_steps is None:
-        total_steps = preset.get("total_steps")
-    if total_steps is not None:
-        budget_overrides["total_steps"] = total_steps
+    _profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
     env = _ota_env(env, profile)
     configs = []
@@ -584,6 +556,16 @@ def _check_env(env: EnvConfig) -> None:
     except gym.error.Error as err:  # e.g. a missing dependency
         raise ConfigError("env.id", env.id, f"an environment that can be built ({type(err).__name__}: {err})") from err
     e.close()
+
+
+def _profile_steps(total_steps: Any, preset: dict, budget_overrides: dict[str, Any]) -> None:
+    """The run length: the caller's `total_steps` (papermill text accepted), else the preset's if it
+    has one, else the profile's default; set as a budget override."""
+    total_steps = nbparams.integer(total_steps, "total_steps")
+    if total_steps is None:
+        total_steps = preset.get("total_steps")
+    if total_steps is not None:
+        budget_overrides["total_steps"] = total_steps
 
 
 _BUDGET_FIELDS = tuple(f.name for f in dataclasses.fields(BudgetConfig))
