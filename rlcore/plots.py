@@ -334,6 +334,7 @@ def interval_estimates(est: pd.DataFrame, title: str, xlabel: str = "score") -> 
                             for m in methods], fontsize=8)
         ax.set_title(metric.upper() if metric == "iqm" else metric.capitalize(), fontsize=10)
         ax.set_xlabel(xlabel, fontsize=8)
+    axes[0][0].invert_yaxis()  # the first method on top (the y axis is shared)
     fig.suptitle(title, fontsize=10)
     return fig
 

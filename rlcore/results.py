@@ -325,6 +325,9 @@ def load_table(results_dir: str | Path, table: str = "evaluations", run_ids: Ite
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     if config_columns:
         runs = load_runs(results_dir, run_ids)
+        if runs.empty:  # no run yet: the same columns, no rows
+            return frame.assign(**{c: pd.Series(dtype=object) for c in dict.fromkeys(["state", *config_columns])
+                                   if c not in frame.columns})
         missing = [c for c in config_columns if c not in runs.columns]
         if missing:
             raise ConfigError("config_columns", missing, f"flattened config fields such as {list(runs.columns)[5:12]}")

@@ -37,3 +37,13 @@ def test_serial_runs_move_onto_the_gradient_step_axis():
     assert out["value"].tolist() == [-5.0, -3.0, 7.0]
     assert out["frames"].tolist() == [0, 1000, 3000]  # frames still count the environment frames behind a row
     assert frame["step"].tolist() == [0, 500, 1000, 3000]  # the input is not modified
+
+
+def test_load_sweep_with_no_runs_yet_has_the_columns_and_no_rows(tmp_path):
+    """A notebook with run_missing=False before anything ran: an empty frame, not an error."""
+    from rlcore.experiments import ota_size_sweep
+    from rlcore.results import load_sweep
+
+    frame = load_sweep(ota_size_sweep("smoke").configs, tmp_path, config_columns=["agent.critic.width"])
+    assert len(frame) == 0 and {"state", "agent.critic.width", "value"} <= set(frame.columns)
+    assert aggregate.seed_scores(frame, ["agent.critic.width"]).empty
