@@ -96,9 +96,8 @@ class NetConfig:
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """A gymnasium id (MuJoCo v4/v5, classic control) plus constructor kwargs.
-
-    `dmc:domain-task` ids are reserved for the DeepMind Control Suite (a later issue).
+    """A gymnasium id (MuJoCo v4/v5, classic control) or a DeepMind Control task `dmc:domain-task`
+    (`rlcore.dmc`; kwargs `pixels`, `height`, `width`, `camera_id`), plus constructor kwargs.
     `max_episode_steps=None` keeps the environment's registered time limit, counted in environment
     frames. `action_repeat` repeats each agent action that many frames (rewards summed), so one
     agent step is `action_repeat` frames (the papers' x-axis for DMC). `frame_stack` concatenates

@@ -18,12 +18,13 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from . import dmc
 from .config import ConfigError, EnvConfig
 
 # Headless rendering: glfw needs a display; egl works on CPU machines and GPU boxes alike.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-DMC_PREFIX = "dmc:"
+DMC_PREFIX = dmc.PREFIX
 
 
 def _valid_ids() -> str:
@@ -34,11 +35,9 @@ def _valid_ids() -> str:
 
 def _check_id(env_id: str) -> None:
     if env_id.startswith(DMC_PREFIX):
-        raise ConfigError("env.id", env_id,
-                          "a registered gymnasium id (DeepMind Control ids, 'dmc:domain-task', are reserved for the "
-                          f"pixel-agent issue and not built yet), e.g. {_valid_ids()}")
-    if env_id not in gym.registry:
-        raise ConfigError("env.id", env_id, f"a registered gymnasium id, e.g. {_valid_ids()}")
+        dmc.parse_id(env_id)  # names the valid domains or tasks
+    elif env_id not in gym.registry:
+        raise ConfigError("env.id", env_id, f"a registered gymnasium id or 'dmc:<domain>-<task>', e.g. {_valid_ids()}")
 
 
 class ObsSpec(NamedTuple):
@@ -134,7 +133,15 @@ def make_env(env: EnvConfig | str, seed: int | None = None, **kwargs) -> gym.Env
     if env.max_episode_steps is not None:
         make_kwargs["max_episode_steps"] = env.max_episode_steps
     try:
-        e = gym.make(env.id, **make_kwargs)
+        if env.id.startswith(DMC_PREFIX):
+            # The suite's own time limit (1,000 frames) applies unless capped; the suite repeats
+            # actions itself (one render per agent step), so a cap in frames becomes agent steps.
+            frames = make_kwargs.pop("max_episode_steps", None)
+            e = dmc.make(env.id, action_repeat=env.action_repeat, **make_kwargs)
+            if frames is not None:
+                e = gym.wrappers.TimeLimit(e, -(-frames // env.action_repeat))
+        else:
+            e = gym.make(env.id, **make_kwargs)
     except TypeError as err:  # an unknown constructor kwarg: name it
         raise ConfigError("env.kwargs", env.kwargs_dict, f"kwargs accepted by {env.id} ({err})") from err
     if not isinstance(e.action_space, gym.spaces.Box):
@@ -145,7 +152,7 @@ def make_env(env: EnvConfig | str, seed: int | None = None, **kwargs) -> gym.Env
         e = gym.wrappers.TransformObservation(
             e, lambda o: np.asarray(o, dtype=np.float32),
             gym.spaces.Box(-np.inf, np.inf, e.observation_space.shape, np.float32))
-    if env.action_repeat > 1:
+    if env.action_repeat > 1 and not env.id.startswith(DMC_PREFIX):
         e = ActionRepeat(e, env.action_repeat)
     if env.frame_stack > 1:
         e = FrameStack(e, env.frame_stack)
