@@ -182,3 +182,39 @@ def compare(scores: pd.DataFrame, method: str, better: Any, worse: Any, task: st
     out.update(runs_better=x.shape[0], runs_worse=y.shape[0], effect=diff["estimate"], effect_low=diff["ci_low"],
                effect_high=diff["ci_high"], p_improvement=poi["estimate"], p_low=poi["ci_low"], p_high=poi["ci_high"])
     return out
+
+
+def carry_crashed(frame: pd.DataFrame, configs: Sequence[Any], metric: str = "eval_return") -> pd.DataFrame:
+    """Bjorck et al.'s crash rule: a run that crashed (diverged) keeps its last evaluation of
+    `metric` at every later evaluation step of its budget (every `eval_every` up to `total_steps`),
+    so averages over seeds are not taken over survivors only. Needs the "state" column
+    (`load_sweep(..., config_columns=[...])` adds it). Added rows have `carried=True`; the others
+    False. Frames are filled in too (steps x action repeat)."""
+    if "state" not in frame.columns:
+        raise ConfigError("frame", "rows without a state column", "rows loaded with config_columns (they carry each run's state)")
+    out = frame.assign(carried=False)
+    by_id = {c.run_id: c for c in configs}
+    extra = []
+    for run, rows in out[(out["state"] == "crashed") & (out["metric"] == metric)].groupby("run"):
+        cfg = by_id.get(run)
+        if cfg is None:
+            continue
+        last = rows.loc[rows["step"].idxmax()]
+        b = cfg.budget
+        steps = sorted({*range(0, b.total_steps + 1, b.eval_every), b.total_steps})
+        for step in (s for s in steps if s > last["step"]):
+            row = last.copy()
+            row["step"], row["carried"] = step, True
+            if "frames" in row:
+                row["frames"] = step * cfg.env.action_repeat
+            extra.append(row)
+    if extra:
+        out = pd.concat([out, pd.DataFrame(extra)], ignore_index=True)
+    return out
+
+
+def crash_counts(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Runs and crashed runs per group (Bjorck et al. count and show them)."""
+    runs = frame.drop_duplicates("run")
+    out = runs.groupby(list(by))["state"].agg(runs="count", crashed=lambda s: int((s == "crashed").sum()))
+    return out.reset_index()

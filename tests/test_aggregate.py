@@ -47,3 +47,25 @@ def test_load_sweep_with_no_runs_yet_has_the_columns_and_no_rows(tmp_path):
     frame = load_sweep(ota_size_sweep("smoke").configs, tmp_path, config_columns=["agent.critic.width"])
     assert len(frame) == 0 and {"state", "agent.critic.width", "value"} <= set(frame.columns)
     assert aggregate.seed_scores(frame, ["agent.critic.width"]).empty
+
+
+def test_crash_rule_carries_the_last_evaluation_to_every_later_step():
+    from rlcore.config import BudgetConfig, RunConfig
+
+    cfg = {s: RunConfig(seed=s, budget=BudgetConfig(total_steps=30, eval_every=10)) for s in (0, 1)}
+    rows = [(0, 0, 1.0), (0, 10, 2.0), (0, 20, 3.0), (0, 30, 4.0), (1, 0, 1.0), (1, 10, 5.0)]
+    frame = pd.DataFrame([{"run": cfg[s].run_id, "seed": s, "group": "a", "step": st, "metric": "eval_return",
+                           "value": v, "frames": st, "state": "finished" if s == 0 else "crashed"}
+                          for s, st, v in rows])
+    out = aggregate.carry_crashed(frame, list(cfg.values()))
+    crashed = out[out["seed"] == 1].sort_values("step")
+    assert list(crashed["step"]) == [0, 10, 20, 30] and list(crashed["value"]) == [1.0, 5.0, 5.0, 5.0]
+    assert list(crashed["carried"]) == [False, False, True, True]
+    assert not out[out["seed"] == 0]["carried"].any()
+    # The seed mean at step 30 counts the crashed seed: (4 + 5) / 2, not 4 from the survivor alone.
+    curves = aggregate.curves(out, by=["group"], band="std")
+    assert curves.set_index("step").loc[30, "mean"] == pytest.approx(4.5)
+    counts = aggregate.crash_counts(out, ["group"])
+    assert counts.loc[0, "runs"] == 2 and counts.loc[0, "crashed"] == 1
+    with pytest.raises(ConfigError, match="frame"):
+        aggregate.carry_crashed(frame.drop(columns="state"), list(cfg.values()))
