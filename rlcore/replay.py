@@ -358,10 +358,50 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.beta = state["beta"]
 
 
+def replay_bytes(spec: ObsSpec, action_dim: int, capacity: int) -> int:
+    """Bytes the buffers of a uniform ReplayBuffer take (a prioritized one adds its sum tree,
+    16 bytes per slot rounded up to a power of two): observations (each frame once when stacked,
+    else s and s' whole), float32 actions, rewards and terminal flags, positions and masks."""
+    itemsize = np.dtype(spec.dtype).itemsize
+    if spec.frame_stack > 1:
+        obs = int(np.prod(spec.frame_shape)) * itemsize + 8  # one frame + its int64 position
+    else:
+        obs = 2 * int(np.prod(spec.shape)) * itemsize
+    return capacity * (obs + 4 * action_dim + 4 + 4 + 1 + 1)
+
+
+def available_bytes(device: torch.device | str) -> int | None:
+    """Free memory on `device`: the GPU's free memory, or the host's available RAM (Linux); None
+    when unknown."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_fits(spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str) -> None:
+    """A replay that cannot fit is one clear error naming the bytes, before any is allocated."""
+    from .config import ConfigError
+
+    needed, free = replay_bytes(spec, action_dim, capacity), available_bytes(device)
+    if free is not None and needed > free:
+        raise ConfigError("budget.replay_size", capacity,
+                          f"a capacity whose replay fits: {capacity:,} slots of {spec.shape} {np.dtype(spec.dtype).name} "
+                          f"need {needed / 2**30:.2f} GiB, {free / 2**30:.2f} GiB free on {torch.device(device)}")
+
+
 def make_replay(spec: ObsSpec, action_dim: int, capacity: int, device, *, gamma: float, n_step: int,
                 partial_windows: bool = True, prioritized: bool = False, alpha: float = 0.6,
                 beta: float = 0.4) -> ReplayBuffer:
-    """The replay a run's config asks for."""
+    """The replay a run's config asks for (checked to fit in the device's free memory first)."""
+    check_fits(spec, action_dim, capacity, device)
     if prioritized:
         return PrioritizedReplayBuffer(spec, action_dim, capacity, device, gamma, n_step, partial_windows,
                                        alpha=alpha, beta=beta)

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from .agents import Agent, make_agent
-from .config import RunConfig
+from .config import ConfigError, RunConfig
 from .device import resolve_device
 from .envs import env_spec, env_spec_of, make_env
 from .hooks import Hook, UpdateRequest, hooks_for
@@ -213,6 +213,9 @@ class Trainer:
         if cfg.collect.mode == "apex":  # bad worker settings or an unreachable cluster: fail before any work
             from .collect import check_settings
             check_settings(cfg, connect=False)  # the Collector connects (and owns a Ray it starts)
+            if len(env_spec_of(cfg.env)[0].shape) > 1:
+                raise ConfigError("collect.mode", "apex", "'serial' for image observations (Ape-X-like "
+                                                          "collection of pixels is not built yet)")
         env_spec_of(cfg.env)  # an environment that cannot be built is rejected before anything is written
         try:
             store.acquire(wait)

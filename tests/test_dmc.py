@@ -114,3 +114,13 @@ def test_a_state_agent_trains_on_dmc_and_writes_its_run(tmp_path):
     status = train(cfg, tmp_path, progress=False)
     assert status["state"] == "finished" and status["frames"] == 80 * 8
     assert (tmp_path / cfg.run_id / "evaluations.csv").exists()
+
+
+def test_apex_with_pixels_is_refused_before_anything_is_written(tmp_path):
+    from rlcore.train import train
+
+    cfg = RunConfig().replace(**{"env.id": "dmc:cartpole-balance", "env.kwargs": {"pixels": True},
+                                 "collect.mode": "apex", "collect.workers": 1, "collect.envs_per_worker": 1})
+    with pytest.raises(ConfigError, match="^collect.mode='apex' is invalid: expected 'serial' for image observations"):
+        train(cfg, tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())

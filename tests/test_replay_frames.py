@@ -163,3 +163,24 @@ def test_checkpoint_round_trip_keeps_open_episode():
     ga, gb = a.gather(ia), b.gather(ib)
     for x, y in zip(ga[:5], gb[:5]):
         assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("spec", [ObsSpec((9, 84, 84), np.dtype(np.uint8), 3), ObsSpec((3, 84, 84), np.dtype(np.uint8), 1),
+                                  ObsSpec.flat(17)])
+def test_replay_bytes_is_what_the_buffers_take(spec):
+    from rlcore.replay import ReplayBuffer, replay_bytes
+
+    replay = ReplayBuffer(spec, 6, 500)
+    held = sum(t.nbytes for t in vars(replay).values() if isinstance(t, torch.Tensor))
+    assert replay_bytes(spec, 6, 500) == held
+
+
+def test_a_replay_that_cannot_fit_is_one_error_naming_the_bytes(monkeypatch):
+    from rlcore import replay as replay_module
+    from rlcore.config import ConfigError
+
+    monkeypatch.setattr(replay_module, "available_bytes", lambda device: 2**30)  # 1 GiB free
+    spec = ObsSpec((9, 84, 84), np.dtype(np.uint8), 3)
+    with pytest.raises(ConfigError, match=r"^budget.replay_size=1000000 is invalid: .* need 19\.\d\d GiB, 1\.00 GiB free"):
+        replay_module.make_replay(spec, 6, 1_000_000, "cpu", gamma=0.99, n_step=3)
+    replay_module.make_replay(spec, 6, 1_000, "cpu", gamma=0.99, n_step=3)  # 21 MB fits
