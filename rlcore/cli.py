@@ -100,7 +100,7 @@ def _base_config(args) -> RunConfig:
         cfg = _read_config(args.config)
     else:
         env = EnvConfig(args.env, _env_kwargs(args.env_kwargs))
-        agent = AgentConfig(algo=args.algo)
+        agent = AgentConfig.for_algorithm(args.algo)
         # Validated before the budget (which also needs a known algorithm) so that a bad --algo is
         # reported under its config field, agent.algo, as a bad --set agent.algo is.
         agent.validate("agent")
@@ -116,7 +116,7 @@ def _base_config(args) -> RunConfig:
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default="Pendulum-v1", help="gymnasium id, e.g. Ant-v4, Hopper-v5, Pendulum-v1")
     p.add_argument("--env-kwargs", default=None, help='JSON, e.g. \'{"use_contact_forces": true}\'')
-    p.add_argument("--algo", default="sac", help="sac or td3")
+    p.add_argument("--algo", default="sac", help="sac, td3 or drqv2 (pixels: dmc ids with pixels, frame stack)")
     p.add_argument("--profile", default="smoke", help="budget preset: smoke, quick or paper")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None, help="a config.json to start from (e.g. from a run directory)")

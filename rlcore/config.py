@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-ALGORITHMS = ("sac", "td3")
+ALGORITHMS = ("sac", "td3", "drqv2")
 NET_KINDS = ("mlp", "resnet", "densenet", "d2rl", "modern", "simba", "bronet")
 ACTIVATIONS = ("relu", "swish")
 NORMS = ("auto", "none", "batchnorm", "layernorm")  # auto: LayerNorm for modern/simba/bronet, else none
@@ -206,7 +206,30 @@ class TD3Config:
 
 
 # Each algorithm's own section of AgentConfig, by algorithm name (the section's field name).
-ALGORITHM_SECTIONS = {"sac": SACConfig, "td3": TD3Config}
+@dataclass(frozen=True)
+class DrQV2Config:
+    """DrQ-v2's own fields (Yarats et al. 2021): exploration std on a linear schedule over agent
+    steps (1.0 -> 0.1 over 500k for medium tasks; 100k for easy ones), clipped at `std_clip` in the
+    target and the actor loss; the projection ("trunk") width; the random-shift padding."""
+
+    std_start: float = 1.0
+    std_end: float = 0.1
+    std_steps: int = 500_000
+    std_clip: float = 0.3
+    feature_dim: int = 50
+    shift_pad: int = 4
+
+    def validate(self, prefix: str = "agent.drqv2") -> None:
+        _number_in(f"{prefix}.std_start", self.std_start, 0.0, float("inf"))
+        _number_in(f"{prefix}.std_end", self.std_end, 0.0, float("inf"))
+        _positive_int(f"{prefix}.std_steps", self.std_steps)
+        _number_in(f"{prefix}.std_clip", self.std_clip, 0.0, float("inf"))
+        _positive_int(f"{prefix}.feature_dim", self.feature_dim)
+        if not isinstance(self.shift_pad, int) or isinstance(self.shift_pad, bool) or self.shift_pad < 0:
+            raise ConfigError(f"{prefix}.shift_pad", self.shift_pad, "an integer >= 0")
+
+
+ALGORITHM_SECTIONS = {"sac": SACConfig, "td3": TD3Config, "drqv2": DrQV2Config}
 
 
 @dataclass(frozen=True)
@@ -244,6 +267,18 @@ class AgentConfig:
     sn_target: str = "own"
     sac: SACConfig = field(default_factory=SACConfig)
     td3: TD3Config = field(default_factory=TD3Config)
+    drqv2: DrQV2Config = field(default_factory=DrQV2Config)
+
+    @classmethod
+    def for_algorithm(cls, algo: str, **overrides) -> "AgentConfig":
+        """The agent with `algo`'s own paper settings for the shared fields (ALGORITHM_DEFAULTS:
+        DrQ-v2's lr 1e-4, tau 0.01, n-step 3, 1024-wide heads), then `overrides`."""
+        return cls(**{"algo": algo, **ALGORITHM_DEFAULTS.get(algo, {}), **overrides})
+
+    @property
+    def pixels(self) -> bool:
+        """Whether the algorithm reads images (through its own encoder)."""
+        return self.algo in PIXEL_ALGORITHMS
 
     @property
     def section(self):
@@ -258,6 +293,9 @@ class AgentConfig:
         _number_in(f"{prefix}.gamma", self.gamma, 0.0, 1.0, high_open=True)
         _positive_int(f"{prefix}.n_step", self.n_step)
         _bool(f"{prefix}.n_step_partial", self.n_step_partial)
+        if self.pixels and self.ofenet.enabled:
+            raise ConfigError(f"{prefix}.ofenet.enabled", True, f"false for agent.algo={self.algo!r} (a pixel agent "
+                                                                 "learns its features with its own encoder)")
         if self.n_step > 1 and self.ofenet.enabled:
             raise ConfigError(f"{prefix}.n_step", self.n_step,
                               "1 with OFENet (its auxiliary task predicts the next state, not the n-th)")
@@ -272,6 +310,17 @@ class AgentConfig:
             if not isinstance(section, cls):
                 raise ConfigError(f"{prefix}.{name}", section, f"a {cls.__name__} section")
             section.validate(f"{prefix}.{name}")
+
+
+# Shared AgentConfig fields an algorithm's paper sets differently from SAC's defaults; applied by
+# `AgentConfig.for_algorithm` (and `--algo` on the command line). DrQ-v2 (Yarats et al. 2021, their
+# public config): Adam 1e-4 for encoder, actor and critic, batch 256, tau 0.01, 3-step returns whose
+# windows never cross an episode's end, 1024-wide 2-hidden-layer MLP heads, squared TD error.
+PIXEL_ALGORITHMS = ("drqv2",)
+ALGORITHM_DEFAULTS: dict[str, dict] = {
+    "drqv2": dict(actor_lr=1e-4, critic_lr=1e-4, batch_size=256, tau=0.01, n_step=3, n_step_partial=False,
+                  actor=NetConfig(width=1024), critic=NetConfig(width=1024)),
+}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ from __future__ import annotations
 from .config import BudgetConfig, ConfigError
 
 # Random warm-up before the first update (Ota A.4): 10k steps for SAC, 100k for TD3.
-_PAPER_WARMUP = {"sac": 10_000, "td3": 100_000}
+# DrQ-v2: 4,000 seed frames = 2,000 agent steps at its action repeat of 2, and one update every 2 steps.
+_PAPER_WARMUP = {"sac": 10_000, "td3": 100_000, "drqv2": 2_000}
+_ALGO_BUDGET = {"drqv2": dict(update_every=2)}
 
 _BUDGETS = {
     "paper": dict(total_steps=1_000_000, replay_size=1_000_000, eval_every=5_000, eval_episodes=10,
@@ -46,7 +48,7 @@ def budget(profile: str, algo: str = "sac", **overrides) -> BudgetConfig:
     check_profile(profile)
     if algo not in _PAPER_WARMUP:  # in every profile: an unknown algorithm must not pass silently
         raise ConfigError("algo", algo, f"one of {', '.join(map(repr, _PAPER_WARMUP))}")
-    values = {**_BUDGETS[profile], **overrides}
+    values = {**_BUDGETS[profile], **_ALGO_BUDGET.get(algo, {}), **overrides}
     if "warmup_steps" not in overrides:
         if profile == "paper":
             values["warmup_steps"] = _PAPER_WARMUP[algo]
