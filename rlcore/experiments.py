@@ -527,6 +527,36 @@ def ablation_variant(cfg: RunConfig, width: int, small: int) -> str:
     return "w/o larger NN" if agent.critic.width == small else "Full"
 
 
+# ---- Bjorck et al. 2021: the head architectures of the pixel agents ------------------------------------
+
+# Heads read the encoder's 50 features (and the action, for the critic); only they change (Bjorck 3).
+# DrQ's hidden width 1024. `mlpN`: N hidden layers in actor and critic (Sec. 3.3: 2 -> 4 at constant
+# width). `modern4`: pre-LayerNorm residual feed-forward blocks, 4 in the critic and 2 in the actor
+# (Sec. 3.2; Fig 1). `modern2`: 2 blocks in both (Table 3's "two hidden layers"). `_sn`: spectral
+# normalization on every head layer but the first and the last (Sec. 5.1; App. A for mlp4_sn).
+# Ambiguous: Table 3 describes modern4 as "four hidden layers" without separating actor and critic;
+# we keep Sec. 3.2's 2-block actor (`actor_blocks` changes it).
+HEAD_PRESETS = ("mlp2", "mlp4", "modern2", "modern4", "modern4_sn", "mlp4_sn")
+HEAD_WIDTH = 1024
+
+
+def bjorck_heads(name: str, width: int = HEAD_WIDTH, actor_blocks: int | None = None) -> tuple[NetConfig, NetConfig]:
+    """(actor, critic) NetConfigs of a head preset (HEAD_PRESETS)."""
+    if name not in HEAD_PRESETS:
+        raise ConfigError("heads", name, f"one of {', '.join(map(repr, HEAD_PRESETS))}")
+    base, sn = name.removesuffix("_sn"), name.endswith("_sn")
+    kind, depth = ("modern", int(base[len("modern"):])) if base.startswith("modern") else ("mlp", int(base[len("mlp"):]))
+    critic = NetConfig(kind=kind, width=width, depth=depth, spectral_norm=sn)
+    actor_depth = actor_blocks or (2 if kind == "modern" else depth)
+    return dataclasses.replace(critic, depth=actor_depth), critic
+
+
+def pixel_agent(algo: str = "drqv2", heads: str = "mlp2", width: int = HEAD_WIDTH, **overrides: Any) -> AgentConfig:
+    """A pixel agent with its paper settings (`AgentConfig.for_algorithm`) and a Bjorck head preset."""
+    actor, critic = bjorck_heads(heads, width)
+    return AgentConfig.for_algorithm(algo, actor=actor, critic=critic, **overrides)
+
+
 def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
     """The experiment's environment (Ota's Ant by default) with the profile's episode cap, built
     once here so that an id or kwargs that cannot be built fail before any run starts."""

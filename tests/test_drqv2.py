@@ -122,3 +122,24 @@ def test_a_pixel_run_on_dmc_finishes_and_writes_its_run_directory(tmp_path):
     assert status["state"] == "finished" and status["frames"] == 40 * 8
     run = tmp_path / cfg.run_id
     assert (run / "agent.pt").exists() and "train_critic_loss" in (run / "metrics.csv").read_text()
+
+
+@pytest.mark.parametrize("name, kind, actor_depth, critic_depth, sn", [
+    ("mlp2", "mlp", 2, 2, False), ("mlp4", "mlp", 4, 4, False), ("modern2", "modern", 2, 2, False),
+    ("modern4", "modern", 2, 4, False), ("modern4_sn", "modern", 2, 4, True), ("mlp4_sn", "mlp", 4, 4, True)])
+def test_bjorck_head_presets(name, kind, actor_depth, critic_depth, sn):
+    from rlcore.experiments import bjorck_heads, pixel_agent
+
+    actor, critic = bjorck_heads(name)
+    assert (actor.kind, critic.kind, actor.depth, critic.depth) == (kind, kind, actor_depth, critic_depth)
+    assert actor.width == critic.width == 1024 and actor.spectral_norm == critic.spectral_norm == sn
+    cfg = pixel_agent("drqv2", name)
+    assert cfg.critic == critic and cfg.actor == actor and cfg.actor_lr == 1e-4
+    make_agent(pixel_agent("drqv2", name, width=16), SPEC, 2)  # builds
+
+
+def test_unknown_head_preset_names_the_valid_ones():
+    from rlcore.experiments import bjorck_heads
+
+    with pytest.raises(ConfigError, match="mlp2"):
+        bjorck_heads("resnet8")
