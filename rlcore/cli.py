@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from . import profiles
 from .config import AgentConfig, ConfigError, EnvConfig, RunConfig
-from .envs import env_spec_of
+from .envs import env_spec_of, pixel_env
 from .experiments import EXPERIMENTS, get_experiment
 from .results import StoreError, default_results_dir, default_tables_dir, load_runs, repo_root
 from .sweep import grid, run_sweep
@@ -104,6 +105,11 @@ def _base_config(args) -> RunConfig:
         # Validated before the budget (which also needs a known algorithm) so that a bad --algo is
         # reported under its config field, agent.algo, as a bad --set agent.algo is.
         agent.validate("agent")
+        agent = dataclasses.replace(agent, **profiles.agent_overrides(args.profile, args.algo))
+        if agent.pixels and args.env.startswith("dmc:") and env.kwargs_dict.get("pixels", True):
+            # A pixel agent on a DMC task reads what its papers read (84x84 RGB, 3 frames, action
+            # repeat 2) unless --env-kwargs / --set say otherwise.
+            env = pixel_env(args.env, **env.kwargs_dict)
         cfg = RunConfig(env=env, agent=agent, budget=profiles.budget(args.profile, args.algo), seed=args.seed,
                         profile=args.profile)
         cap = profiles.EPISODE_CAP[args.profile]
@@ -116,7 +122,7 @@ def _base_config(args) -> RunConfig:
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default="Pendulum-v1", help="gymnasium id, e.g. Ant-v4, Hopper-v5, Pendulum-v1")
     p.add_argument("--env-kwargs", default=None, help='JSON, e.g. \'{"use_contact_forces": true}\'')
-    p.add_argument("--algo", default="sac", help="sac, td3 or drqv2 (pixels: dmc ids with pixels, frame stack)")
+    p.add_argument("--algo", default="sac", help="sac, td3, drq or drqv2 (drq/drqv2 on a dmc id: 84x84 pixels, 3 frames, action repeat 2)")
     p.add_argument("--profile", default="smoke", help="budget preset: smoke, quick or paper")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None, help="a config.json to start from (e.g. from a run directory)")

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-ALGORITHMS = ("sac", "td3", "drqv2")
+ALGORITHMS = ("sac", "td3", "drq", "drqv2")
 NET_KINDS = ("mlp", "resnet", "densenet", "d2rl", "modern", "simba", "bronet")
 ACTIVATIONS = ("relu", "swish")
 NORMS = ("auto", "none", "batchnorm", "layernorm")  # auto: LayerNorm for modern/simba/bronet, else none
@@ -218,6 +218,7 @@ class DrQV2Config:
     std_clip: float = 0.3
     feature_dim: int = 50
     shift_pad: int = 4
+    head_init: str = "orthogonal"  # DrQ-v2's orthogonal init of the heads too ("zoo": the zoo's init)
 
     def validate(self, prefix: str = "agent.drqv2") -> None:
         _number_in(f"{prefix}.std_start", self.std_start, 0.0, float("inf"))
@@ -227,9 +228,55 @@ class DrQV2Config:
         _positive_int(f"{prefix}.feature_dim", self.feature_dim)
         if not isinstance(self.shift_pad, int) or isinstance(self.shift_pad, bool) or self.shift_pad < 0:
             raise ConfigError(f"{prefix}.shift_pad", self.shift_pad, "an integer >= 0")
+        _choice(f"{prefix}.head_init", self.head_init, HEAD_INITS)
 
 
-ALGORITHM_SECTIONS = {"sac": SACConfig, "td3": TD3Config, "drqv2": DrQV2Config}
+HEAD_INITS = ("orthogonal", "zoo")
+
+
+@dataclass(frozen=True)
+class DrQConfig:
+    """DrQ's own fields (Kostrikov, Yarats, Fergus 2020; their public config): SAC with temperature
+    starting at 0.1 and learned with Adam at `alpha_lr`; log-std squashed by tanh into
+    [log_std_min, log_std_max]; actor and temperature updated every `actor_update_every` updates,
+    the target critic (with its own encoder) every `target_update_every`; K = `target_augmentations`
+    random shifts of s' averaged in the target, M = `loss_augmentations` shifts of s summed in the
+    critic loss. `alpha_loss="alpha"` is DrQ's code, alpha * (-log pi - target entropy);
+    "log_alpha" is SAC's, log alpha * (...): the same fixed point, a gradient alpha times smaller
+    for DrQ's form. `head_init="orthogonal"`: DrQ's orthogonal init of the heads too ("zoo": the
+    zoo's default init)."""
+
+    init_alpha: float = 0.1
+    alpha_lr: float = 1e-3
+    target_entropy: float | None = None  # None -> -action_dim
+    alpha_loss: str = "alpha"
+    log_std_min: float = -10.0
+    log_std_max: float = 2.0
+    actor_update_every: int = 2
+    target_update_every: int = 2
+    target_augmentations: int = 2
+    loss_augmentations: int = 2
+    feature_dim: int = 50
+    shift_pad: int = 4
+    head_init: str = "orthogonal"
+
+    def validate(self, prefix: str = "agent.drq") -> None:
+        _number_in(f"{prefix}.init_alpha", self.init_alpha, 0.0, float("inf"), low_open=True)
+        _number_in(f"{prefix}.alpha_lr", self.alpha_lr, 0.0, 1.0, low_open=True)
+        if self.target_entropy is not None:
+            _number_in(f"{prefix}.target_entropy", self.target_entropy, -float("inf"), float("inf"))
+        _choice(f"{prefix}.alpha_loss", self.alpha_loss, ("alpha", "log_alpha"))
+        _number_in(f"{prefix}.log_std_min", self.log_std_min, -float("inf"), float("inf"))
+        if not (isinstance(self.log_std_max, (int, float)) and self.log_std_max > self.log_std_min):
+            raise ConfigError(f"{prefix}.log_std_max", self.log_std_max, f"a number > log_std_min={self.log_std_min}")
+        for name in ("actor_update_every", "target_update_every", "target_augmentations", "loss_augmentations",
+                     "feature_dim"):
+            _positive_int(f"{prefix}.{name}", getattr(self, name))
+        _positive_int(f"{prefix}.shift_pad", self.shift_pad, minimum=0)
+        _choice(f"{prefix}.head_init", self.head_init, HEAD_INITS)
+
+
+ALGORITHM_SECTIONS = {"sac": SACConfig, "td3": TD3Config, "drq": DrQConfig, "drqv2": DrQV2Config}
 
 
 @dataclass(frozen=True)
@@ -267,6 +314,7 @@ class AgentConfig:
     sn_target: str = "own"
     sac: SACConfig = field(default_factory=SACConfig)
     td3: TD3Config = field(default_factory=TD3Config)
+    drq: DrQConfig = field(default_factory=DrQConfig)
     drqv2: DrQV2Config = field(default_factory=DrQV2Config)
 
     @classmethod
@@ -316,11 +364,19 @@ class AgentConfig:
 # `AgentConfig.for_algorithm` (and `--algo` on the command line). DrQ-v2 (Yarats et al. 2021, their
 # public config): Adam 1e-4 for encoder, actor and critic, batch 256, tau 0.01, 3-step returns whose
 # windows never cross an episode's end, 1024-wide 2-hidden-layer MLP heads, squared TD error.
-PIXEL_ALGORITHMS = ("drqv2",)
+# DrQ (Kostrikov et al. 2020, their public config): Adam 1e-3 for everything, batch 512 (the paper's
+# setting, and the 15-task benchmark Bjorck et al. run; the repository's config file says 128),
+# tau 0.01 for the critic and its encoder, 2 x 1024 heads.
+PIXEL_ALGORITHMS = ("drq", "drqv2")
 ALGORITHM_DEFAULTS: dict[str, dict] = {
+    "drq": dict(actor_lr=1e-3, critic_lr=1e-3, batch_size=512, tau=0.01,
+                actor=NetConfig(width=1024), critic=NetConfig(width=1024)),
     "drqv2": dict(actor_lr=1e-4, critic_lr=1e-4, batch_size=256, tau=0.01, n_step=3, n_step_partial=False,
                   actor=NetConfig(width=1024), critic=NetConfig(width=1024)),
 }
+
+
+REPLAY_STORAGES = ("auto", "device", "host")
 
 
 @dataclass(frozen=True)
@@ -330,6 +386,10 @@ class BudgetConfig:
     Serial collection counts agent steps (one action; `env.action_repeat` frames each, see
     `RunConfig.frames`); Ape-X counts gradient steps. After the warm-up, every `update_every`-th
     agent step runs `updates_per_step` updates (DrQ-v2: one update every 2 steps).
+    `replay_storage` says where the `replay_size` slots live: "device" in the learner's memory,
+    "host" in the CPU's (a GPU learner then gets each batch in one copy), "auto" on the device when
+    they fit in its free memory (leaving `rlcore.replay.LEARNER_RESERVE` for training), else on the
+    host. A replay that fits on neither is refused before anything is allocated.
     """
 
     total_steps: int = 1_000_000
@@ -337,6 +397,7 @@ class BudgetConfig:
     updates_per_step: int = 1
     update_every: int = 1
     replay_size: int = 1_000_000
+    replay_storage: str = "auto"
     eval_every: int = 5_000
     eval_episodes: int = 10
     log_every: int = 1_000  # training metrics are averaged and written every this many steps
@@ -357,6 +418,7 @@ class BudgetConfig:
             _positive_int(f"{prefix}.{name}", getattr(self, name), minimum=0)
         _number_in(f"{prefix}.divergence_threshold", self.divergence_threshold, 0.0, float("inf"),
                    low_open=True)
+        _choice(f"{prefix}.replay_storage", self.replay_storage, REPLAY_STORAGES)
 
 
 COLLECT_MODES = ("serial", "apex")

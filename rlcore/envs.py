@@ -121,6 +121,16 @@ def obs_spec(e: gym.Env | gym.vector.VectorEnv) -> ObsSpec:
     return ObsSpec(tuple(int(n) for n in space.shape), np.dtype(space.dtype), frame_stack)
 
 
+def pixel_env(env_id: str, benchmark: str = "dreamer", frame_stack: int = 3, **kwargs) -> EnvConfig:
+    """A DeepMind Control task as the pixel agents read it: 84x84 RGB frames, `frame_stack` of them
+    (3 in DrQ and DrQ-v2), the benchmark's action repeat (`dmc.action_repeat`: "dreamer" = 2, the
+    15-task set of Bjorck et al. and DrQ-v2; "planet" per domain); `kwargs` go to the suite wrapper."""
+    if not isinstance(env_id, str) or not env_id.startswith(dmc.PREFIX):
+        raise ConfigError("env.id", env_id, f"a DeepMind Control id for a pixel agent, e.g. {dmc.PREFIX}cartpole-swingup")
+    return EnvConfig(env_id, {"pixels": True, **kwargs}, action_repeat=dmc.action_repeat(env_id, benchmark),
+                     frame_stack=frame_stack)
+
+
 def make_env(env: EnvConfig | str, seed: int | None = None, **kwargs) -> gym.Env:
     """Build a single environment with continuous actions rescaled to [-1, 1]; float observations
     as float32, uint8 ones (images) as they are; then action repeat and frame stack."""

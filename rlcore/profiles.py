@@ -9,12 +9,21 @@
 
 from __future__ import annotations
 
-from .config import BudgetConfig, ConfigError
+from .config import PIXEL_ALGORITHMS, BudgetConfig, ConfigError
 
 # Random warm-up before the first update (Ota A.4): 10k steps for SAC, 100k for TD3.
 # DrQ-v2: 4,000 seed frames = 2,000 agent steps at its action repeat of 2, and one update every 2 steps.
-_PAPER_WARMUP = {"sac": 10_000, "td3": 100_000, "drqv2": 2_000}
+# DrQ: 1,000 seed steps (agent steps, its `num_seed_steps`), an update every step.
+_PAPER_WARMUP = {"sac": 10_000, "td3": 100_000, "drq": 1_000, "drqv2": 2_000}
 _ALGO_BUDGET = {"drqv2": dict(update_every=2)}
+# The paper's replay for DrQ holds 100k transitions (its `replay_buffer_capacity`); DrQ-v2's 1M.
+_PAPER_ALGO_BUDGET = {"drq": dict(replay_size=100_000)}
+# Pixel agents at `smoke` (a departure from the papers, for the pipeline only): 200 agent steps,
+# an evaluation every 100, and a batch of 32 (`agent_overrides`): one DrQ update at batch 512 takes
+# seconds on a CPU (`benchmarks/pixel_speed.py`).
+_SMOKE_PIXELS = dict(total_steps=200, replay_size=200, eval_every=100, log_every=50, checkpoint_every=100,
+                     srank_samples=64, td_targets_samples=64)
+_SMOKE_PIXEL_AGENT = dict(batch_size=32)
 
 _BUDGETS = {
     "paper": dict(total_steps=1_000_000, replay_size=1_000_000, eval_every=5_000, eval_episodes=10,
@@ -48,7 +57,12 @@ def budget(profile: str, algo: str = "sac", **overrides) -> BudgetConfig:
     check_profile(profile)
     if algo not in _PAPER_WARMUP:  # in every profile: an unknown algorithm must not pass silently
         raise ConfigError("algo", algo, f"one of {', '.join(map(repr, _PAPER_WARMUP))}")
-    values = {**_BUDGETS[profile], **_ALGO_BUDGET.get(algo, {}), **overrides}
+    values = {**_BUDGETS[profile], **_ALGO_BUDGET.get(algo, {})}
+    if profile == "paper":
+        values.update(_PAPER_ALGO_BUDGET.get(algo, {}))
+    if profile == "smoke" and algo in PIXEL_ALGORITHMS:
+        values.update(_SMOKE_PIXELS)
+    values.update(overrides)
     if "warmup_steps" not in overrides:
         if profile == "paper":
             values["warmup_steps"] = _PAPER_WARMUP[algo]
@@ -57,6 +71,13 @@ def budget(profile: str, algo: str = "sac", **overrides) -> BudgetConfig:
     if "replay_size" not in overrides and "total_steps" in overrides:
         values["replay_size"] = values["total_steps"]
     return BudgetConfig(**values)
+
+
+def agent_overrides(profile: str, algo: str) -> dict:
+    """AgentConfig fields a profile changes from the algorithm's paper settings (only `smoke`, for
+    pixel agents: a small batch)."""
+    check_profile(profile)
+    return dict(_SMOKE_PIXEL_AGENT) if profile == "smoke" and algo in PIXEL_ALGORITHMS else {}
 
 
 def describe(profile: str, b: BudgetConfig, seeds, action_repeat: int = 1) -> str:

@@ -1,5 +1,10 @@
-"""Replay buffers: uniform and prioritized, stored as tensors on the learner's device, in the
-observation's own dtype (float32 states, uint8 frames), with n-step returns as a sampling option.
+"""Replay buffers: uniform and prioritized, stored as tensors in the observation's own dtype
+(float32 states, uint8 frames), with n-step returns as a sampling option.
+
+Storage and output devices are separate: the buffers live on `storage_device` (the learner's device,
+or the host when they do not fit there: `make_replay` chooses), every batch is assembled there and
+moved to the learner's `device` in one transfer per batch (from a GPU learner's host storage the
+batch's observations are gathered into pinned memory, so the copy runs asynchronously).
 
 Two layouts, chosen by the observation spec:
   pairs   (frame_stack = 1) each slot holds one transition (s, a, r, s', terminal), s and s' whole;
@@ -26,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .config import REPLAY_STORAGES, ConfigError
 from .envs import ObsSpec
 
 
@@ -44,10 +50,13 @@ def _torch_dtype(dtype) -> torch.dtype:
 
 
 class ReplayBuffer:
-    """Uniform replay. `add` takes one transition or a batch of them (leading dimension)."""
+    """Uniform replay. `add` takes one transition or a batch of them (leading dimension).
+
+    The buffers live on `storage_device` (None: `device`); batches are returned on `device`."""
 
     def __init__(self, spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str = "cpu",
-                 gamma: float = 0.99, n_step: int = 1, partial_windows: bool = True):
+                 gamma: float = 0.99, n_step: int = 1, partial_windows: bool = True, *,
+                 storage_device: torch.device | str | None = None):
         if not isinstance(spec, ObsSpec):
             raise TypeError(f"spec must be an ObsSpec (rlcore.envs.obs_spec(env)), got {type(spec).__name__}")
         if n_step < 1:
@@ -57,22 +66,27 @@ class ReplayBuffer:
         self.spec, self.capacity, self.gamma, self.n_step = spec, int(capacity), float(gamma), int(n_step)
         self.partial_windows = bool(partial_windows)
         self.device = torch.device(device)
+        self.storage_device = dev = self.device if storage_device is None else torch.device(storage_device)
+        # Host storage, GPU learner: batches are gathered into pinned memory and copied asynchronously.
+        # (The storage itself is not pinned: a gathered batch is a new tensor anyway, and the pinned
+        # allocator rounds a block up to a power of two, which for a large replay could be GiBs more.)
+        self._pin = dev.type == "cpu" and self.device.type == "cuda"
         self.stacked = spec.frame_stack > 1
         dtype = _torch_dtype(spec.dtype)
         if self.stacked:
-            self.frames = torch.empty((capacity, *spec.frame_shape), dtype=dtype, device=self.device)
+            self.frames = torch.empty((capacity, *spec.frame_shape), dtype=dtype, device=dev)
             # Position of each slot's frame in its episode, clamped at k: how far back its stack reaches.
-            self.position = torch.zeros(capacity, dtype=torch.int64, device=self.device)
+            self.position = torch.zeros(capacity, dtype=torch.int64, device=dev)
         else:
-            self.obs = torch.empty((capacity, *spec.shape), dtype=dtype, device=self.device)
-            self.next_obs = torch.empty((capacity, *spec.shape), dtype=dtype, device=self.device)
-        f32 = dict(dtype=torch.float32, device=self.device)
+            self.obs = torch.empty((capacity, *spec.shape), dtype=dtype, device=dev)
+            self.next_obs = torch.empty((capacity, *spec.shape), dtype=dtype, device=dev)
+        f32 = dict(dtype=torch.float32, device=dev)
         self.action = torch.empty((capacity, action_dim), **f32)
         # Zeros, not empty: an n-step window may read (and mask out) slots written by no transition.
         self.reward = torch.zeros((capacity, 1), **f32)
         self.not_terminal = torch.zeros((capacity, 1), **f32)
-        self.ends = torch.zeros(capacity, dtype=torch.bool, device=self.device)  # episode ends after it
-        self.ready = torch.zeros(capacity, dtype=torch.bool, device=self.device)
+        self.ends = torch.zeros(capacity, dtype=torch.bool, device=dev)  # episode ends after it
+        self.ready = torch.zeros(capacity, dtype=torch.bool, device=dev)
         self.ptr = 0  # next slot to write
         self.size = 0  # slots written (frames layout: incl. final-observation slots)
         self._pending: list[int] = []  # transitions of the open episode whose n-step window is open
@@ -88,7 +102,7 @@ class ReplayBuffer:
         """Add one transition or a batch (leading dimension); returns the slots of their start."""
         # np.array copies: arrays from other processes (e.g. Ray's zero-copy buffers) may be read-only,
         # which torch.as_tensor warns about.
-        tensor = lambda x, dtype=np.float32: torch.as_tensor(np.array(x, dtype=dtype), device=self.device)
+        tensor = lambda x, dtype=np.float32: torch.as_tensor(np.array(x, dtype=dtype), device=self.storage_device)
         obs_dtype = np.dtype(self.spec.dtype)
         obs = tensor(obs, obs_dtype).reshape(-1, *self.spec.shape)
         m = obs.shape[0]
@@ -100,8 +114,8 @@ class ReplayBuffer:
                       bool).reshape(-1).expand(m)
         if self.stacked:
             return torch.tensor([self._add_stacked(obs[i], action[i], reward[i], next_obs[i], not_terminal[i],
-                                                   bool(ends[i])) for i in range(m)], device=self.device)
-        idx = (self.ptr + torch.arange(m, device=self.device)) % self.capacity
+                                                   bool(ends[i])) for i in range(m)], device=self.storage_device)
+        idx = (self.ptr + torch.arange(m, device=self.storage_device)) % self.capacity
         if self.n_step > 1:  # with n = 1 the slots are ready again below
             self._unready(idx)
         self.obs[idx], self.next_obs[idx], self.action[idx] = obs, next_obs, action
@@ -128,7 +142,7 @@ class ReplayBuffer:
     def _write_frame(self, obs: torch.Tensor, position: int) -> int:
         p, k = self.ptr, self.spec.frame_stack
         # Overwriting slot p breaks the stacks that read it: p itself and the k-1 slots after it.
-        self._unready((p + torch.arange(k, device=self.device)) % self.capacity)
+        self._unready((p + torch.arange(k, device=self.storage_device)) % self.capacity)
         self.frames[p] = obs[-self.spec.frame_shape[0]:]  # the newest frame of the stack
         self.position[p] = position
         self._current_position = position  # kept on the host: no device sync per step
@@ -144,7 +158,7 @@ class ReplayBuffer:
         if ends:
             self._close_episode()
         elif len(self._pending) == self.n_step:
-            self._make_ready(torch.tensor(self._pending[:1], device=self.device))
+            self._make_ready(torch.tensor(self._pending[:1], device=self.storage_device))
             self._pending = self._pending[1:]
 
     def _close_episode(self) -> None:
@@ -152,7 +166,7 @@ class ReplayBuffer:
         if not self.partial_windows:  # only a window that still holds n transitions
             closed = closed[: max(0, len(closed) - self.n_step + 1)]
         if closed:
-            self._make_ready(torch.tensor(closed, device=self.device))
+            self._make_ready(torch.tensor(closed, device=self.storage_device))
         self._pending, self._current, self._last = [], None, None
 
     def end_episode(self) -> None:
@@ -171,41 +185,61 @@ class ReplayBuffer:
 
     # ---- reading ----------------------------------------------------------------------------
     def ready_indices(self) -> torch.Tensor:
-        """Slots a transition can be sampled from, in slot order."""
+        """Slots a transition can be sampled from, in slot order (on the storage device)."""
         return torch.nonzero(self.ready[: self.size]).squeeze(-1)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         if self.size == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
-        idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=generator)
+        # Drawn where the buffers are (a `generator` must be on that device).
+        idx = torch.randint(0, self.size, (batch_size,), device=self.storage_device, generator=generator)
         if not (self.n_step == 1 and not self.stacked):  # there, every written slot is ready
             for _ in range(1000):  # uniform over ready slots: redraw the others
                 bad = ~self.ready[idx]
                 if not bad.any():
                     break
-                idx[bad] = torch.randint(0, self.size, (int(bad.sum()),), device=self.device, generator=generator)
+                idx[bad] = torch.randint(0, self.size, (int(bad.sum()),), device=self.storage_device,
+                                         generator=generator)
             else:
                 raise RuntimeError("the replay holds no complete transition to sample yet")
         return self.gather(idx)
 
     def gather(self, idx: torch.Tensor) -> Batch:
-        """The transitions starting at the given (ready) slots."""
-        idx = idx.to(self.device)
+        """The transitions starting at the given (ready) slots (indices on either device), on `device`."""
+        return self._deliver(self._gather(idx))
+
+    def _gather(self, idx: torch.Tensor) -> Batch:
+        """The batch, assembled on the storage device."""
+        idx = idx.to(self.storage_device)
         if self.n_step == 1:
             reward, discount, steps = self.reward[idx], self.gamma * self.not_terminal[idx], 1
             last = idx
         else:
             reward, steps, last, discount = self._n_step(idx)
-        obs = self._stack(idx) if self.stacked else self.obs[idx]
+        obs = self._stack(idx) if self.stacked else self._take(self.obs, idx)
         if self.stacked:
             next_obs = self._stack((idx + steps) % self.capacity)
         else:
-            next_obs = self.next_obs[last]
+            next_obs = self._take(self.next_obs, last)
         return Batch(obs, self.action[idx], reward, next_obs, discount)
+
+    def _take(self, source: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """source[idx] for 1-d `idx`; into pinned memory when the batch goes from the host to a GPU."""
+        if not self._pin:
+            return source[idx]
+        out = torch.empty((len(idx), *source.shape[1:]), dtype=source.dtype, pin_memory=True)
+        return torch.index_select(source, 0, idx, out=out)
+
+    def _deliver(self, batch: Batch) -> Batch:
+        """The batch on `device`: one transfer per tensor, asynchronous from pinned memory."""
+        if self.storage_device == self.device:
+            return batch
+        # The pinned allocator keeps a block until its copy is done, so the host tensors can go.
+        return Batch(*(None if t is None else t.to(self.device, non_blocking=self._pin) for t in batch))
 
     def _n_step(self, idx: torch.Tensor):
         """Discounted reward sums over up to n transitions of the same episode from each slot."""
-        offsets = torch.arange(self.n_step, device=self.device)
+        offsets = torch.arange(self.n_step, device=self.storage_device)
         window = (idx.unsqueeze(1) + offsets) % self.capacity  # (B, n)
         ends = self.ends[window].float()
         # alive[:, j] = 1 while no transition before j ended the episode
@@ -221,9 +255,9 @@ class ReplayBuffer:
     def _stack(self, slots: torch.Tensor) -> torch.Tensor:
         """(B, k*C, ...) stacks ending at `slots`, the episode's first frame repeated before it."""
         k = self.spec.frame_stack
-        back = torch.arange(k - 1, -1, -1, device=self.device)  # k-1, ..., 0 frames before the slot
+        back = torch.arange(k - 1, -1, -1, device=self.storage_device)  # k-1, ..., 0 frames before the slot
         back = torch.minimum(back.unsqueeze(0), self.position[slots].unsqueeze(1))
-        frames = self.frames[(slots.unsqueeze(1) - back) % self.capacity]  # (B, k, C, ...)
+        frames = self._take(self.frames, ((slots.unsqueeze(1) - back) % self.capacity).reshape(-1))  # (B k, C, ...)
         return frames.reshape(slots.shape[0], *self.spec.shape)
 
     # ---- checkpointing: only the written part travels ------------------------------------------
@@ -242,7 +276,7 @@ class ReplayBuffer:
             raise ValueError(f"replay capacity {state['capacity']} in checkpoint != configured {self.capacity}")
         n = state["size"]
         for name in self._arrays():
-            getattr(self, name)[:n] = state[name].to(self.device)
+            getattr(self, name)[:n] = state[name].to(self.storage_device)
         self.ptr, self.size = state["ptr"], n
         self._pending, self._current, self._last = list(state["pending"]), state["current"], state["last"]
         self._current_position = state["current_position"]
@@ -296,19 +330,21 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     is replayed at least once with high probability. Importance weights w_i = (N P(i))^-beta,
     divided by their maximum over the batch (Schaul et al.'s normalization), correct the bias; beta
     is annealed from `beta` to 1 by the caller (`set_beta`). Sampling is stratified: one draw from
-    each of B equal slices of the total mass. A batch carries `weights` and `indices`.
+    each of B equal slices of the total mass. A batch carries `weights` and `indices`. The sum tree
+    lives with the buffers, on the storage device.
     """
 
     def __init__(self, spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str = "cpu",
                  gamma: float = 0.99, n_step: int = 1, partial_windows: bool = True, alpha: float = 0.6,
-                 beta: float = 0.4, eps: float = 1e-6):
+                 beta: float = 0.4, eps: float = 1e-6, *, storage_device: torch.device | str | None = None):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha={alpha!r} is invalid: expected a number in [0, 1]")
         self.alpha, self.beta, self.eps = alpha, beta, eps
-        self.tree = SumTree(capacity, device)
+        storage = torch.device(device if storage_device is None else storage_device)
+        self.tree = SumTree(capacity, storage)
         # Kept on the device, so that neither adding nor updating priorities waits for it.
-        self._max_priority = torch.ones((), dtype=torch.float64, device=torch.device(device))
-        super().__init__(spec, action_dim, capacity, device, gamma, n_step, partial_windows)
+        self._max_priority = torch.ones((), dtype=torch.float64, device=storage)
+        super().__init__(spec, action_dim, capacity, device, gamma, n_step, partial_windows, storage_device=storage)
 
     @property
     def max_priority(self) -> float:
@@ -323,7 +359,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     def _unready(self, idx: torch.Tensor) -> None:
         # Unconditionally (asking whether any was ready would wait for the device).
-        self.tree.update(idx, torch.zeros(len(idx), dtype=torch.float64, device=self.device))
+        self.tree.update(idx, torch.zeros(len(idx), dtype=torch.float64, device=self.storage_device))
         super()._unready(idx)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
@@ -333,17 +369,20 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         if self.n_step > 1 or self.stacked:  # slots can be written but not ready yet (n = 1 pairs: never)
             if float(total) == 0.0:
                 raise RuntimeError("the replay holds no complete transition to sample yet")
-        edges = torch.arange(batch_size, device=self.device, dtype=torch.float64)
-        u = torch.rand(batch_size, device=self.device, dtype=torch.float64, generator=generator)
+        edges = torch.arange(batch_size, device=self.storage_device, dtype=torch.float64)
+        u = torch.rand(batch_size, device=self.storage_device, dtype=torch.float64, generator=generator)
         idx = self.tree.find((edges + u) / batch_size * total)
         idx = idx.clamp_max(self.size - 1)
         prob = self.tree.priorities(idx) / total
         weights = (self.size * prob).pow(-self.beta)
         weights = (weights / weights.max()).to(torch.float32).unsqueeze(1)
-        return self.gather(idx)._replace(weights=weights, indices=idx)
+        return self._deliver(self._gather(idx)._replace(weights=weights, indices=idx))
 
     def update_priorities(self, indices: torch.Tensor, td_errors: torch.Tensor) -> None:
-        priority = td_errors.detach().abs().to(torch.float64).reshape(-1) + self.eps
+        """Priorities from the TD errors of the transitions at `indices` (both on either device)."""
+        # Host storage, GPU learner: this copy waits for the update (the tree is on the host).
+        td_errors = td_errors.detach().reshape(-1).to(self.storage_device)
+        priority = td_errors.abs().to(torch.float64) + self.eps
         self._max_priority = torch.maximum(self._max_priority, priority.max().to(self._max_priority))
         self.tree.update(indices, priority.pow(self.alpha))
 
@@ -353,8 +392,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        self.tree.tree.copy_(state["tree"].to(self.device))
-        self._max_priority = torch.as_tensor(state["max_priority"], dtype=torch.float64).to(self.device)
+        self.tree.tree.copy_(state["tree"].to(self.storage_device))
+        self._max_priority = torch.as_tensor(state["max_priority"], dtype=torch.float64).to(self.storage_device)
         self.beta = state["beta"]
 
 
@@ -386,23 +425,57 @@ def available_bytes(device: torch.device | str) -> int | None:
     return None
 
 
-def check_fits(spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str) -> None:
-    """A replay that cannot fit is one clear error naming the bytes, before any is allocated."""
-    from .config import ConfigError
+# A GPU learner needs room beside an automatically placed replay (activations, optimizer steps):
+# "auto" stores the replay there only if this much stays free.
+LEARNER_RESERVE = 1 << 30
 
-    needed, free = replay_bytes(spec, action_dim, capacity), available_bytes(device)
-    if free is not None and needed > free:
+
+def choose_storage(needed: int, learner: torch.device | str, free_on, storage: str = "auto",
+                   reserve: int = LEARNER_RESERVE) -> tuple[torch.device | None, list[tuple[torch.device, int | None]]]:
+    """Where a replay of `needed` bytes lives for a learner on `learner`: "device" on the learner's
+    device, "host" on the CPU, "auto" on the learner's device if it fits there (keeping `reserve`
+    bytes free when the host is left to fall back on), else on the host. A CPU learner's replay is on
+    the CPU whatever `storage` says. `free_on(device)` is the free bytes (None: unknown, taken to
+    fit). Returns the device (None when it fits on none) and (device, free bytes) of each tried."""
+    if storage not in REPLAY_STORAGES:
+        raise ValueError(f"storage={storage!r} is invalid: expected one of {', '.join(map(repr, REPLAY_STORAGES))}")
+    learner, host = torch.device(learner), torch.device("cpu")
+    candidates = {"device": [learner], "host": [host], "auto": [learner, host]}[storage]
+    if learner.type == "cpu":
+        candidates = [learner]
+    tried = []
+    for i, device in enumerate(candidates):
+        free = free_on(device)
+        tried.append((device, free))
+        keep = reserve if i < len(candidates) - 1 else 0
+        if free is None or needed + keep <= free:
+            return device, tried
+    return None, tried
+
+
+def check_fits(spec: ObsSpec, action_dim: int, capacity: int, device: torch.device | str,
+               storage: str = "device") -> torch.device:
+    """The device a replay for a learner on `device` is stored on (`choose_storage`); a replay that
+    fits on none is one clear error naming the bytes, before any is allocated."""
+    needed = replay_bytes(spec, action_dim, capacity)
+    chosen, tried = choose_storage(needed, device, available_bytes, storage)
+    if chosen is None:
+        free = ", ".join(f"{f / 2**30:.2f} GiB free on {d}" for d, f in tried)
         raise ConfigError("budget.replay_size", capacity,
                           f"a capacity whose replay fits: {capacity:,} slots of {spec.shape} {np.dtype(spec.dtype).name} "
-                          f"need {needed / 2**30:.2f} GiB, {free / 2**30:.2f} GiB free on {torch.device(device)}")
+                          f"need {needed / 2**30:.2f} GiB, {free}")
+    return chosen
 
 
 def make_replay(spec: ObsSpec, action_dim: int, capacity: int, device, *, gamma: float, n_step: int,
                 partial_windows: bool = True, prioritized: bool = False, alpha: float = 0.6,
-                beta: float = 0.4) -> ReplayBuffer:
-    """The replay a run's config asks for (checked to fit in the device's free memory first)."""
-    check_fits(spec, action_dim, capacity, device)
+                beta: float = 0.4, storage: str = "auto") -> ReplayBuffer:
+    """The replay a run's config asks for, returning batches on `device` and stored where
+    `storage` says (`choose_storage`; "auto": the device's free memory, else the host's), checked to
+    fit first. `replay.storage_device` says where it went."""
+    storage_device = check_fits(spec, action_dim, capacity, device, storage)
     if prioritized:
         return PrioritizedReplayBuffer(spec, action_dim, capacity, device, gamma, n_step, partial_windows,
-                                       alpha=alpha, beta=beta)
-    return ReplayBuffer(spec, action_dim, capacity, device, gamma, n_step, partial_windows)
+                                       alpha=alpha, beta=beta, storage_device=storage_device)
+    return ReplayBuffer(spec, action_dim, capacity, device, gamma, n_step, partial_windows,
+                        storage_device=storage_device)

@@ -195,7 +195,8 @@ class Trainer:
         self.replay = make_replay(spec, action_dim, b.replay_size, self.device, gamma=cfg.agent.gamma,
                                   n_step=cfg.agent.n_step, partial_windows=cfg.agent.n_step_partial,
                                   prioritized=cfg.collect.replay == "prioritized",
-                                  alpha=cfg.collect.priority_alpha, beta=cfg.collect.priority_beta)
+                                  alpha=cfg.collect.priority_alpha, beta=cfg.collect.priority_beta,
+                                  storage=b.replay_storage)
         self.hooks = hooks_for(cfg, self.agent.learns_features) + list(self._custom_hooks or ())
         names = [h.name for h in self.hooks]
         if len(set(names)) != len(names):

@@ -175,7 +175,7 @@ def one_error_line(capsys, argv, tmp_path) -> str:
 ], ids=["train --algo", "train --set", "sweep --algo"])
 def test_unknown_algorithm_is_the_readme_example(capsys, tmp_path, argv):
     line = one_error_line(capsys, [*argv, "--results-dir", str(tmp_path), "--no-progress"], tmp_path)
-    assert line == "error: agent.algo='ppo' is invalid: expected one of 'sac', 'td3', 'drqv2'"
+    assert line == "error: agent.algo='ppo' is invalid: expected one of 'sac', 'td3', 'drq', 'drqv2'"
     assert line == readme_error_example()
 
 

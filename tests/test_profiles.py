@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rlcore import profiles
-from rlcore.config import ALGORITHMS, ConfigError, RunConfig
+from rlcore.config import ALGORITHMS, PIXEL_ALGORITHMS, ConfigError, RunConfig
 from rlcore.experiments import ota_size_sweep
 
 
@@ -29,7 +29,13 @@ def test_quick_budget(algo):
 @pytest.mark.parametrize("algo", ALGORITHMS)
 def test_smoke_budget(algo):
     b = profiles.budget("smoke", algo)
-    assert (b.total_steps, b.warmup_steps, b.eval_every, b.eval_episodes) == (1_000, 250, 500, 2)
+    if algo in PIXEL_ALGORITHMS:  # pixel updates take a second on a CPU: 200 steps, batch 32
+        assert (b.total_steps, b.warmup_steps, b.eval_every, b.eval_episodes) == (200, 50, 100, 2)
+        assert profiles.agent_overrides("smoke", algo) == {"batch_size": 32}
+    else:
+        assert (b.total_steps, b.warmup_steps, b.eval_every, b.eval_episodes) == (1_000, 250, 500, 2)
+        assert profiles.agent_overrides("smoke", algo) == {}
+    assert profiles.agent_overrides("paper", algo) == profiles.agent_overrides("quick", algo) == {}
 
 
 def test_only_smoke_caps_episodes():

@@ -15,11 +15,12 @@ from ..config import ALGORITHMS, AgentConfig, ConfigError, RunConfig
 from ..envs import ObsSpec, env_spec_of
 from ..io import load_torch, read_json
 from .base import Agent, UpdateResult
+from .drq import DrQ
 from .drqv2 import DrQV2
 from .sac import SAC
 from .td3 import TD3
 
-AGENTS: dict[str, type[Agent]] = {"sac": SAC, "td3": TD3, "drqv2": DrQV2}
+AGENTS: dict[str, type[Agent]] = {"sac": SAC, "td3": TD3, "drq": DrQ, "drqv2": DrQV2}
 assert set(AGENTS) == set(ALGORITHMS)
 
 
@@ -43,4 +44,4 @@ def load_agent(run_dir: str | Path, device: torch.device | str = "cpu") -> Agent
     return agent
 
 
-__all__ = ["AGENTS", "Agent", "DrQV2", "SAC", "TD3", "UpdateResult", "load_agent", "make_agent"]
+__all__ = ["AGENTS", "Agent", "DrQ", "DrQV2", "SAC", "TD3", "UpdateResult", "load_agent", "make_agent"]

@@ -23,6 +23,7 @@ from torch import nn
 from ..config import AgentConfig, ConfigError
 from ..envs import ObsSpec
 from ..nets import PixelEncoder, Projection, build_trunk, random_shift
+from ..nets.encoders import orthogonal_init
 from ..replay import Batch
 from .base import Agent, UpdateResult, global_grad_norm, make_adam, make_target, requires_grad, soft_update
 
@@ -62,6 +63,9 @@ class DrQV2(Agent):
         self.actor = PixelActor(cfg, self.encoder.repr_dim, action_dim).to(self.device)
         self.critic_projection = Projection(self.encoder.repr_dim, own.feature_dim).to(self.device)
         self.critic = build_trunk(cfg.critic, own.feature_dim + action_dim, 1, n=2).to(self.device)
+        if own.head_init == "orthogonal":  # DrQ-v2 initialises every Linear orthogonally, heads included
+            self.actor.head.apply(orthogonal_init)
+            self.critic.apply(orthogonal_init)
         self.critic_projection_target = make_target(self.critic_projection, cfg.sn_target)
         self.critic_target = make_target(self.critic, cfg.sn_target)
         self.modules.update(encoder=self.encoder, actor=self.actor, critic_projection=self.critic_projection,

@@ -39,15 +39,20 @@ class SquashedGaussianActor(torch.nn.Module):
     def forward(self, z_s: torch.Tensor, deterministic: bool = False):
         """Returns (action in [-1, 1], log-probability of that action, shape (B, 1))."""
         mean, log_std = self.trunk(z_s).chunk(2, dim=-1)
-        if deterministic:
-            return torch.tanh(mean), None
-        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
-        eps = torch.randn_like(mean)
-        u = mean + log_std.exp() * eps
-        # log N(u; mean, std) minus the tanh Jacobian, log(1 - tanh(u)^2) written stably.
-        log_prob = (-0.5 * eps.square() - log_std - _HALF_LOG_2PI).sum(-1, keepdim=True)
-        log_prob = log_prob - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1, keepdim=True)
-        return torch.tanh(u), log_prob
+        return squashed_gaussian(mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX), deterministic)
+
+
+def squashed_gaussian(mean: torch.Tensor, log_std: torch.Tensor, deterministic: bool = False):
+    """a = tanh(u), u ~ N(mean, exp(log_std)^2) reparameterized: (a, log pi(a), shape (B, 1));
+    deterministic -> (tanh(mean), None)."""
+    if deterministic:
+        return torch.tanh(mean), None
+    eps = torch.randn_like(mean)
+    u = mean + log_std.exp() * eps
+    # log N(u; mean, std) minus the tanh Jacobian, log(1 - tanh(u)^2) written stably.
+    log_prob = (-0.5 * eps.square() - log_std - _HALF_LOG_2PI).sum(-1, keepdim=True)
+    log_prob = log_prob - (2.0 * (math.log(2.0) - u - F.softplus(-2.0 * u))).sum(-1, keepdim=True)
+    return torch.tanh(u), log_prob
 
 
 def flat_observations(algo: str, spec: ObsSpec) -> None:

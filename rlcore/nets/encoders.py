@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError
+from .layers import EnsembleLinear, SpectralLinear
 
 SCALES = ("unit", "centered")
 FILTERS = 32
@@ -26,8 +27,16 @@ FEATURE_DIM = 50
 
 
 def orthogonal_init(module: nn.Module) -> None:
-    """DrQ's / DrQ-v2's init: orthogonal weights (ReLU gain for convolutions), zero biases."""
-    if isinstance(module, nn.Linear):
+    """DrQ's / DrQ-v2's init (`module.apply(orthogonal_init)`): orthogonal weights (ReLU gain for
+    convolutions), zero biases. Zoo heads (`EnsembleLinear`) get one orthogonal matrix per member;
+    a spectrally normalized layer then re-estimates its singular vectors."""
+    if isinstance(module, EnsembleLinear):
+        for member in module.weight.data:
+            nn.init.orthogonal_(member)
+        module.bias.data.fill_(0.0)
+        if isinstance(module, SpectralLinear):
+            module.reset_vectors()
+    elif isinstance(module, nn.Linear):
         nn.init.orthogonal_(module.weight.data)
         if module.bias is not None:
             module.bias.data.fill_(0.0)

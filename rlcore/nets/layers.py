@@ -65,11 +65,17 @@ class SpectralLinear(EnsembleLinear):
         super().__init__(n, in_features, out_features)
         self.power_iterations, self.eps = power_iterations, eps
         self.owns_vectors = False
+        self.register_buffer("sn_u", torch.empty(n, out_features))
+        self.register_buffer("sn_v", torch.empty(n, in_features))
+        self.reset_vectors()
+
+    @torch.no_grad()
+    def reset_vectors(self) -> None:
+        """u, v <- the exact top singular vectors of the current weights (after any re-initialisation)."""
         # weight is (n, in, out): its left singular vectors live in R^in (v), its right ones in R^out (u).
-        with torch.no_grad():
-            left, _, right_t = torch.linalg.svd(self.weight, full_matrices=False)
-        self.register_buffer("sn_u", F.normalize(right_t[:, 0, :].contiguous(), dim=-1, eps=eps))
-        self.register_buffer("sn_v", F.normalize(left[:, :, 0].contiguous(), dim=-1, eps=eps))
+        left, _, right_t = torch.linalg.svd(self.weight, full_matrices=False)
+        self.sn_u.copy_(F.normalize(right_t[:, 0, :], dim=-1, eps=self.eps))
+        self.sn_v.copy_(F.normalize(left[:, :, 0], dim=-1, eps=self.eps))
 
     @torch.no_grad()
     def power_iterate(self, steps: int) -> None:
