@@ -1,13 +1,14 @@
 """The papers' instruments: effective rank, gradient norms, loss landscapes."""
 
 from .gradients import global_grad_norm
-from .landscape import (Landscape, TDData, directions, evaluate_points, evaluate_pointwise, grid_coords,
-                        hessian_top_eigenvalue, loss_landscape, loss_rise_at_radii, orthogonalize, q_network_data,
-                        random_direction, run_landscape, td_loss)
+from .landscape import (Landscape, PixelCritic, TDData, directions, evaluate_points, evaluate_pointwise, grid_coords,
+                        hessian_top_eigenvalue, is_pixel_agent, loss_landscape, loss_rise_at_radii, orthogonalize,
+                        pixel_q_network_data, q_network_data, random_direction, run_landscape, td_loss)
 from .td_targets import TDTargets, frozen_td_targets
-from .rank import DELTA, critic_feature_rank, srank, srank_from_singular_values
+from .rank import DELTA, critic_feature_rank, critic_penultimate_features, srank, srank_from_singular_values
 
-__all__ = ["global_grad_norm", "Landscape", "TDData", "TDTargets", "directions", "evaluate_points",
-           "evaluate_pointwise", "run_landscape", "frozen_td_targets", "grid_coords", "hessian_top_eigenvalue", "loss_landscape",
-           "loss_rise_at_radii", "orthogonalize", "q_network_data", "random_direction", "DELTA",
-           "critic_feature_rank", "srank", "srank_from_singular_values", "td_loss"]
+__all__ = ["global_grad_norm", "Landscape", "PixelCritic", "TDData", "TDTargets", "directions", "evaluate_points",
+           "evaluate_pointwise", "run_landscape", "frozen_td_targets", "grid_coords", "hessian_top_eigenvalue",
+           "is_pixel_agent", "loss_landscape", "loss_rise_at_radii", "orthogonalize", "pixel_q_network_data",
+           "q_network_data", "random_direction", "DELTA", "critic_feature_rank", "critic_penultimate_features",
+           "srank", "srank_from_singular_values", "td_loss"]

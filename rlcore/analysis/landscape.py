@@ -5,18 +5,27 @@ The loss is the critic's TD loss of Ota eq. (2)-(3) with *frozen* targets:
 with l the run's own critic loss (`agent.critic_loss`: 1/2 e^2 for "mse", Huber with delta 1 for
 "huber", which the Ota presets train with), and Q_hat = r + discount * V_target(s') the agent's own
 Bellman target, computed once from the trained agent and stored with (s, a) (`analysis.td_targets`). J_Q is then evaluated at theta* + alpha d1 + beta d2 for two random
-Gaussian directions, filter-normalized: each output unit's incoming weights in d are scaled to the
-norm of that unit's weights in theta* (a "filter" of a linear layer); biases and normalization
-parameters get zero directions (Li et al.'s setting). BatchNorm is in eval mode throughout.
+Gaussian directions, filter-normalized: each filter's weights in d are scaled to the norm of that
+filter's weights in theta* -- a linear layer's filter is one output unit's incoming weights, a
+convolution's is one output channel's kernel weight[i] (in, kh, kw), as Li et al. do for conv nets;
+biases and normalization parameters get zero directions (Li et al.'s "ignore_biasbn" setting).
+BatchNorm is in eval mode throughout.
 
-The whole grid is evaluated in batches: `torch.func.functional_call` under `torch.vmap` over grid
-points (a chunk at a time, to fit memory), looping over the transitions in mini-batches, so one
-batched matmul serves many grid points. `evaluate_pointwise` is the classic one-point-at-a-time
-reference (copy weights in, evaluate) used by the tests and the benchmark.
+Which network: for state agents (SAC, TD3) the critic trunk alone, on precomputed inputs ([s, a] or
+OFENet's z_sa, OFENet frozen); for pixel agents (DrQ-v2, DrQ) the whole critic path
+encoder -> critic projection -> [., a] -> trunk (`PixelCritic`) on the stored uint8 frames and
+actions, so conv, projection and head weights are perturbed together.
+
+Trunks are evaluated in batches over the grid: `torch.func.functional_call` under `torch.vmap` over
+grid points (a chunk at a time, to fit memory), looping over the transitions in mini-batches, so
+one batched matmul serves many grid points. Networks with convolutions are evaluated one grid point
+after another (method "serial", see `evaluate_points`). `evaluate_pointwise` is the classic
+one-point-at-a-time reference (copy weights in, evaluate) used by the tests and the benchmark.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -29,6 +38,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..agents import load_agent
+from ..config import PIXEL_ALGORITHMS
 from ..device import resolve_device
 from ..io import atomic_write, read_json
 from ..nets import EnsembleLinear
@@ -51,19 +61,49 @@ def td_loss(error: torch.Tensor, kind: str) -> torch.Tensor:
 
 @dataclass
 class TDData:
-    inputs: torch.Tensor   # (N, d): what the Q-network reads, [s, a] or OFENet's z_sa
+    # What the Q-network reads: (N, d) [s, a] or OFENet's z_sa for a trunk; a tuple (obs (N, C, H, W)
+    # uint8, action (N, A)) for a pixel agent's whole critic (`PixelCritic`), which reads both.
+    inputs: torch.Tensor | tuple[torch.Tensor, ...]
     targets: torch.Tensor  # (N,): Q_hat(s, a), frozen
     loss: str = "mse"      # the per-element TD loss: the run's critic loss
 
     def __len__(self) -> int:
         return self.targets.shape[0]
 
+    def rows(self, start: int, stop: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """The module's arguments for transitions start:stop, on `device` (a tuple, even of one)."""
+        inputs = self.inputs if isinstance(self.inputs, tuple) else (self.inputs,)
+        return tuple(x[start:stop].to(device) for x in inputs)
+
+
+class PixelCritic(nn.Module):
+    """Q-network `member` of a pixel agent as one module: (obs, action) -> (1, B, 1) through
+    encoder -> critic projection -> [., a] -> the trunk member, what `agent.critic(
+    agent.critic_features(obs, action))[member]` computes. Holds copies of the agent's networks."""
+
+    def __init__(self, encoder: nn.Module, projection: nn.Module, critic: nn.Module):
+        super().__init__()
+        self.encoder, self.projection, self.critic = encoder, projection, critic
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.critic(torch.cat([self.projection(self.encoder(obs)), action], dim=-1))
+
+
+def is_pixel_agent(agent) -> bool:
+    """Whether the agent reads images through its own encoder (DrQ-v2, DrQ)."""
+    return bool(getattr(agent.cfg, "pixels", False)) and isinstance(getattr(agent, "encoder", None), nn.Module)
+
 
 @torch.no_grad()
 def q_network_data(agent, targets: TDTargets, member: int = 0, batch_size: int = 4096):
     """(Q-network `member` as a standalone module in eval mode, its inputs and frozen targets).
 
-    OFENet (if any) is frozen here: its features z_sa are computed once and become the data."""
+    State agents: the critic trunk; OFENet (if any) is frozen here: its features z_sa are computed
+    once and become the data. Pixel agents: the whole critic (`PixelCritic`: encoder, critic
+    projection and trunk member) on the raw uint8 frames and actions, which stay as they are
+    (no features are precomputed: 10k 9 x 84 x 84 frames are 0.6 GB as uint8)."""
+    if is_pixel_agent(agent):
+        return pixel_q_network_data(agent, targets, member)
     agent.eval_mode()
     device = agent.device
     inputs = torch.cat([agent.critic_features(targets.obs[i:i + batch_size].to(device),
@@ -75,25 +115,68 @@ def q_network_data(agent, targets: TDTargets, member: int = 0, batch_size: int =
     return module, TDData(inputs, targets.q_hat.to(device), targets.loss)
 
 
+@torch.no_grad()
+def pixel_q_network_data(agent, targets: TDTargets, member: int = 0) -> tuple[PixelCritic, TDData]:
+    """`q_network_data` of a pixel agent: `PixelCritic` of member `member` (copies of the agent's
+    encoder and critic projection, the trunk member), checked against the agent's own critic on the
+    first transitions, and TDData((obs, action), Q_hat)."""
+    agent.eval_mode()
+    device = agent.device
+    module = PixelCritic(copy.deepcopy(agent.encoder), copy.deepcopy(agent.critic_projection),
+                         agent.critic.member(member)).to(device).eval()
+    for p in module.parameters():
+        p.requires_grad_(True)
+    obs, action = targets.obs.to(device), targets.action.to(device)
+    if len(targets.q_hat):  # the module is the agent's critic: same Q on a few transitions
+        expected = agent.critic(agent.critic_features(obs[:2], action[:2]))[member]
+        if not torch.allclose(module(obs[:2], action[:2])[0], expected, rtol=1e-5, atol=1e-6):
+            raise ValueError(f"{type(agent).__name__}: encoder -> critic_projection -> critic does not reproduce "
+                             "agent.critic(agent.critic_features(obs, action)); PixelCritic cannot stand for it")
+    return module, TDData((obs, action), targets.q_hat.to(device), targets.loss)
+
+
 # ---- directions -------------------------------------------------------------------------------
-def _filter_weights(module: nn.Module) -> set[str]:
-    """Names of the parameters that are linear weights (filter-normalized); all others get zeros."""
-    return {f"{name}.weight" if name else "weight" for name, m in module.named_modules()
-            if isinstance(m, (EnsembleLinear, nn.Linear))}
+_CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _filter_weights(module: nn.Module) -> dict[str, int | tuple[int, ...]]:
+    """The weights that are filter-normalized, each with the dims one filter's weights run along;
+    all other parameters (biases, normalization parameters) get zero directions.
+
+    EnsembleLinear stores (n, in, out): a unit's incoming weights run along dim -2; nn.Linear stores
+    (out, in): along dim -1; a convolution stores (out, in / groups, *kernel): filter i is weight[i]."""
+    dims: dict[str, int | tuple[int, ...]] = {}
+    for name, m in module.named_modules():
+        key = f"{name}.weight" if name else "weight"
+        if isinstance(m, EnsembleLinear):
+            dims[key] = -2
+        elif isinstance(m, nn.Linear):
+            dims[key] = -1
+        elif isinstance(m, _CONVOLUTIONS):
+            dims[key] = tuple(range(1, m.weight.dim()))
+    return dims
+
+
+def _filter_norms(t: torch.Tensor, dim: int | tuple[int, ...]) -> torch.Tensor:
+    """Each filter's Frobenius norm, broadcastable against `t` (Tensor.norm reads a 2-tuple of dims
+    as a matrix norm, so several dims go through vector_norm)."""
+    if isinstance(dim, tuple):
+        return torch.linalg.vector_norm(t, dim=dim, keepdim=True)
+    return t.norm(dim=dim, keepdim=True)
 
 
 def random_direction(module: nn.Module, generator: torch.Generator) -> Params:
-    """A filter-normalized Gaussian direction: for every linear weight, each output unit's incoming
-    weights are scaled to that unit's norm in the trained weights; biases and norm params are zero."""
+    """A filter-normalized Gaussian direction (Li et al. 2018): for every linear or convolution
+    weight, each filter (a linear layer's output unit's incoming weights, a convolution's output
+    channel's kernel) is scaled to that filter's norm in the trained weights; biases and norm params
+    are zero. One draw per filter-normalized weight, in `named_parameters` order."""
     weights = _filter_weights(module)
     direction = {}
     for name, p in module.named_parameters():
         if name in weights:
             d = torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device)
-            # EnsembleLinear stores (n, in, out): a unit's incoming weights run along dim -2;
-            # nn.Linear stores (out, in): along dim -1.
-            dim = -2 if p.dim() == 3 else -1
-            d = d * (p.detach().norm(dim=dim, keepdim=True) / d.norm(dim=dim, keepdim=True).clamp_min(1e-12))
+            dim = weights[name]
+            d = d * (_filter_norms(p.detach(), dim) / _filter_norms(d, dim).clamp_min(1e-12))
             direction[name] = d
         else:
             direction[name] = torch.zeros_like(p)
@@ -116,8 +199,12 @@ def directions(module: nn.Module, seed: int = 0, orthogonal: bool = False) -> tu
 
 
 # ---- evaluation --------------------------------------------------------------------------------
-def _q(module: nn.Module, params: Params, buffers: Params, x: torch.Tensor) -> torch.Tensor:
-    return functional_call(module, (params, buffers), (x,)).reshape(x.shape[0])
+def _q(module: nn.Module, params: Params, buffers: Params, xs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return functional_call(module, (params, buffers), xs).reshape(xs[0].shape[0])
+
+
+def has_convolutions(module: nn.Module) -> bool:
+    return any(isinstance(m, _CONVOLUTIONS) for m in module.modules())
 
 
 def _first_linear(module: nn.Module, x: torch.Tensor) -> str | None:
@@ -169,13 +256,30 @@ def evaluate_points(module: nn.Module, data: TDData, d1: Params, d2: Params | No
     `baddbmm` over points. There, the first linear layer's output is also computed once per batch
     of transitions: it is affine in (a, b), x W(a, b) + c(a, b) = (x W* + c*) + a (x D1 + e1) +
     b (x D2 + e2), so the grid only pays for the layers after it.
+
+    method="serial" ("auto" picks it for networks with convolutions, e.g. `PixelCritic`): one point
+    after another, `functional_call(module, theta(a, b), x)` on each mini-batch of transitions (the
+    module's own weights are never touched). vmap gains nothing there: a convolution over a batch
+    of 84 x 84 frames is already one large kernel per layer, while vmap turns the points into a
+    grouped convolution holding every point's activations at once, `chunk` times the memory. It
+    works ("vmap" gives the same numbers, to float32 rounding) but measured slower: on one CPU
+    thread, DrQ-v2's critic (9 x 84 x 84 frames, 2 x 1024 head), 8 points x 256 frames took
+    1.3-3.9 s serially (batches of 64-256) and 4.7-6.0 s under vmap (chunks of 4 and 8); not
+    measured on a GPU. A forward holds about 0.9 MB of activations per 9 x 84 x 84 frame, so
+    `batch_size` bounds the memory: about 3.7 GB at 4096 frames (times `chunk` under vmap).
     """
     from ..nets import Trunk
 
     if method == "auto":
-        method = "ensemble" if isinstance(module, Trunk) and module.n == 1 else "vmap"
-    if method not in ("vmap", "ensemble"):
-        raise ValueError(f"method={method!r} is invalid: expected one of 'auto', 'vmap', 'ensemble'")
+        if isinstance(module, Trunk) and module.n == 1:
+            method = "ensemble"
+        else:
+            method = "serial" if has_convolutions(module) else "vmap"
+    if method not in ("vmap", "ensemble", "serial"):
+        raise ValueError(f"method={method!r} is invalid: expected one of 'auto', 'vmap', 'ensemble', 'serial'")
+    if method == "ensemble" and isinstance(data.inputs, tuple):
+        raise ValueError("method='ensemble' is invalid for a module of several inputs (e.g. PixelCritic): "
+                         "expected 'auto', 'vmap' or 'serial'")
     module = module.eval()
     base = {k: v.detach() for k, v in module.named_parameters()}
     buffers = {k: v.detach() for k, v in module.named_buffers()}
@@ -185,17 +289,21 @@ def evaluate_points(module: nn.Module, data: TDData, d1: Params, d2: Params | No
     chunk = chunk or (64 if device.type == "cuda" else 4)
     sse = torch.zeros(coords.shape[0], device=device, dtype=torch.float64)
 
-    if method == "vmap":
-        def point_sse(a, b, x, y):
+    if method in ("vmap", "serial"):
+        def point_sse(a, b, xs, y):
             params = {k: base[k] + a * d1[k] + b * d2[k] for k in base}
-            return td_loss(_q(module, params, buffers, x) - y, data.loss).sum()
+            return td_loss(_q(module, params, buffers, xs) - y, data.loss).sum()
 
         batched = torch.vmap(point_sse, in_dims=(0, 0, None, None))
         for i in range(0, len(data), batch_size):
-            x, y = data.inputs[i:i + batch_size].to(device), data.targets[i:i + batch_size].to(device)
+            xs, y = data.rows(i, i + batch_size, device), data.targets[i:i + batch_size].to(device)
+            if method == "serial":
+                for p, (a, b) in enumerate(coords):
+                    sse[p] += point_sse(a, b, xs, y).to(torch.float64)
+                continue
             for start in range(0, coords.shape[0], chunk):
                 sse[start:start + chunk] += batched(coords[start:start + chunk, 0], coords[start:start + chunk, 1],
-                                                    x, y).to(torch.float64)
+                                                    xs, y).to(torch.float64)
         return (sse / len(data)).cpu()
 
     first = _first_linear(module, data.inputs[:2].to(device))
@@ -238,9 +346,9 @@ def evaluate_pointwise(module: nn.Module, data: TDData, d1: Params, d2: Params |
                 p.copy_(base[k] + a * d1[k] + (b * d2[k] if d2 is not None else 0.0))
             sse = 0.0
             for i in range(0, len(data), batch_size):
-                x = data.inputs[i:i + batch_size].to(p.device)
+                xs = data.rows(i, i + batch_size, p.device)
                 y = data.targets[i:i + batch_size].to(p.device)
-                sse += float(td_loss(module(x).reshape(-1) - y, data.loss).sum(dtype=torch.float64))
+                sse += float(td_loss(module(*xs).reshape(-1) - y, data.loss).sum(dtype=torch.float64))
             losses.append(sse / len(data))
     finally:
         for k, p in params.items():
@@ -278,7 +386,9 @@ def loss_rise_at_radii(module, data, d1, d2, radii: Sequence[float] = _DEFAULT_R
 def hessian_top_eigenvalue(module: nn.Module, data: TDData, iterations: int = 50, tol: float = 1e-4,
                            seed: int = 0, batch_size: int = 4096) -> float:
     """Largest-magnitude eigenvalue of the Hessian of J_Q at theta*, by power iteration on
-    Hessian-vector products (double backward), over all parameters, BatchNorm in eval mode."""
+    Hessian-vector products (double backward), over all parameters, BatchNorm in eval mode. For a
+    `PixelCritic` the double backward keeps the conv activations of a whole `batch_size` batch:
+    several times a forward's memory, so a smaller batch_size than the grid's may be needed."""
     module = module.eval()
     params = [p for p in module.parameters() if p.requires_grad]
     generator = torch.Generator().manual_seed(seed)
@@ -289,9 +399,9 @@ def hessian_top_eigenvalue(module: nn.Module, data: TDData, iterations: int = 50
     for _ in range(iterations):
         hv = [torch.zeros_like(p) for p in params]
         for i in range(0, len(data), batch_size):
-            x = data.inputs[i:i + batch_size].to(params[0].device)
+            xs = data.rows(i, i + batch_size, params[0].device)
             y = data.targets[i:i + batch_size].to(params[0].device)
-            loss = td_loss(module(x).reshape(-1) - y, data.loss).sum() / len(data)
+            loss = td_loss(module(*xs).reshape(-1) - y, data.loss).sum() / len(data)
             grads = torch.autograd.grad(loss, params, create_graph=True)
             dot = sum((g * u).sum() for g, u in zip(grads, v))
             for acc, h in zip(hv, torch.autograd.grad(dot, params)):
@@ -357,7 +467,9 @@ def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: fl
     """The loss landscape of a finished run's critic `member`, cached as JSON in its run directory.
 
     Uses the run's saved final weights (agent.pt) and frozen TD targets (td_targets.pt); with
-    `max_transitions` a seeded subsample of the stored transitions."""
+    `max_transitions` a seeded subsample of the stored transitions. A pixel agent's landscape is over
+    its whole critic (encoder, critic projection, trunk: `PixelCritic`), marked
+    meta["network"] = "pixel_critic"; a cached one without the mark (over the trunk alone) is redone."""
     run_dir = Path(run_dir)
     name = f"landscape_{dims}d_p{points}_r{span:g}_s{seed}_m{member}_n{max_transitions or 'all'}"
     # Options that change the result are part of the cache name too (only when not the defaults,
@@ -371,10 +483,14 @@ def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: fl
         name += f"_h{hessian_iterations}"
     name += ".json"
     path = run_dir / name
-    loss = read_json(run_dir / "config.json")["agent"].get("critic_loss", "mse")
+    agent_cfg = read_json(run_dir / "config.json")["agent"]
+    loss = agent_cfg.get("critic_loss", "mse")
+    network = "pixel_critic" if agent_cfg.get("algo") in PIXEL_ALGORITHMS else "trunk"
     if path.exists() and not recompute:
         cached = Landscape.load(path)
-        if cached.meta.get("loss", "mse") == loss:  # a cache from before J_Q used the run's own loss: redo
+        # a cache from before J_Q used the run's own loss, or from before a pixel agent's landscape
+        # covered its encoder and projection: redo
+        if cached.meta.get("loss", "mse") == loss and cached.meta.get("network", "trunk") == network:
             return cached
     dev = resolve_device(device)
     agent = load_agent(run_dir, dev)
@@ -384,8 +500,10 @@ def run_landscape(run_dir: str | Path, dims: int = 2, points: int = 51, span: fl
         keep = torch.randperm(len(targets.q_hat), generator=torch.Generator().manual_seed(seed))[:max_transitions]
         targets = targets.subset(keep)
     module, data = q_network_data(agent, targets, member)
+    meta = {"run": run_dir.name, "member": member, "device": str(dev)}
+    if isinstance(module, PixelCritic):
+        meta["network"] = "pixel_critic"
     result = loss_landscape(module, data, dims=dims, span=span, points=points, seed=seed,
-                            hessian_iterations=hessian_iterations,
-                            meta={"run": run_dir.name, "member": member, "device": str(dev)}, **kw)
+                            hessian_iterations=hessian_iterations, meta=meta, **kw)
     result.save(path)
     return result

@@ -3,7 +3,8 @@
 srank_delta(Phi) = min{ k : sum_{i<=k} sigma_i / sum_i sigma_i >= 1 - delta }, with the singular
 values sigma_1 >= sigma_2 >= ... of the feature matrix Phi (samples x features) unsquared, k counted
 from 1, delta = 0.01. Phi is the penultimate layer of the Q-network over a fixed set of replay
-transitions.
+transitions: of the critic trunk on [s, a] (or OFENet's z_sa) for state agents, on [projection(
+encoder(s)), a] for pixel agents, read from the raw frames.
 """
 
 from __future__ import annotations
@@ -41,11 +42,22 @@ def srank(features: torch.Tensor, delta: float = DELTA) -> torch.Tensor:
 
 
 @torch.no_grad()
-def critic_feature_rank(agent, obs: torch.Tensor, action: torch.Tensor, delta: float = DELTA) -> list[int]:
+def critic_penultimate_features(agent, obs: torch.Tensor, action: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """(n_critics, N, feature_dim) penultimate features of every critic on (obs, action), in
+    mini-batches of `batch_size` transitions: `agent.critic.features(agent.critic_features(obs,
+    action))`. For a pixel agent (DrQ-v2, DrQ) that reads the raw uint8 frames through its encoder
+    and critic projection (about 0.9 MB of activations per 9 x 84 x 84 frame, hence the batches)."""
+    return torch.cat([agent.critic.features(agent.critic_features(obs[i:i + batch_size], action[i:i + batch_size]))
+                      for i in range(0, obs.shape[0], batch_size)], dim=1)
+
+
+@torch.no_grad()
+def critic_feature_rank(agent, obs: torch.Tensor, action: torch.Tensor, delta: float = DELTA,
+                        batch_size: int = 4096) -> list[int]:
     """srank of each critic's penultimate features on (obs, action): one number per critic."""
     was_training = agent.critic.training
     agent.critic.eval()  # BatchNorm reads running statistics, as when evaluating the policy
     try:
-        return [int(v) for v in srank(agent.critic.features(agent.critic_features(obs, action)), delta).cpu()]
+        return [int(v) for v in srank(critic_penultimate_features(agent, obs, action, batch_size), delta).cpu()]
     finally:
         agent.critic.train(was_training)
