@@ -18,7 +18,7 @@ from typing import Any
 from . import profiles
 from .config import AgentConfig, ConfigError, EnvConfig, RunConfig
 from .envs import env_spec_of, pixel_env
-from .experiments import EXPERIMENTS, get_experiment
+from .experiments import EXPERIMENTS, drqv2_task_settings, get_experiment
 from .results import StoreError, default_results_dir, default_tables_dir, load_runs, repo_root
 from .sweep import grid, run_sweep
 from .train import RunInterrupted, train
@@ -105,11 +105,13 @@ def _base_config(args) -> RunConfig:
         # Validated before the budget (which also needs a known algorithm) so that a bad --algo is
         # reported under its config field, agent.algo, as a bad --set agent.algo is.
         agent.validate("agent")
-        agent = dataclasses.replace(agent, **profiles.agent_overrides(args.profile, args.algo))
         if agent.pixels and args.env.startswith("dmc:") and env.kwargs_dict.get("pixels", True):
             # A pixel agent on a DMC task reads what its papers read (84x84 RGB, 3 frames, action
             # repeat 2) unless --env-kwargs / --set say otherwise.
             env = pixel_env(args.env, **env.kwargs_dict)
+            if args.algo == "drqv2":  # its per-task settings (exploration schedule, walker, humanoid)
+                agent = dataclasses.replace(agent, **drqv2_task_settings(args.env))
+        agent = dataclasses.replace(agent, **profiles.agent_overrides(args.profile, args.algo))
         cfg = RunConfig(env=env, agent=agent, budget=profiles.budget(args.profile, args.algo), seed=args.seed,
                         profile=args.profile)
         cap = profiles.EPISODE_CAP[args.profile]

@@ -143,3 +143,18 @@ def test_unknown_head_preset_names_the_valid_ones():
 
     with pytest.raises(ConfigError, match="mlp2"):
         bjorck_heads("resnet8")
+
+
+@pytest.mark.parametrize("env_id, std_steps, n_step, batch_size", [
+    ("dmc:cartpole-swingup", 100_000, 3, 256), ("dmc:cheetah-run", 500_000, 3, 256),
+    ("dmc:walker-walk", 100_000, 1, 512), ("dmc:walker-run", 500_000, 1, 512), ("dmc:reacher-easy", 500_000, 3, 256)])
+def test_drqv2_takes_its_per_task_settings(env_id, std_steps, n_step, batch_size):
+    from rlcore.cli import _base_config, build_parser
+    from rlcore.experiments import pixel_agent
+
+    cfg = pixel_agent("drqv2", "mlp2", env_id=env_id)
+    assert (cfg.drqv2.std_steps, cfg.n_step, cfg.batch_size) == (std_steps, n_step, batch_size)
+    run = _base_config(build_parser().parse_args(["train", "--env", env_id, "--algo", "drqv2", "--profile", "paper"]))
+    assert (run.agent.drqv2.std_steps, run.agent.n_step, run.agent.batch_size) == (std_steps, n_step, batch_size)
+    humanoid = pixel_agent("drqv2", "mlp2", env_id="dmc:humanoid-run")
+    assert (humanoid.actor_lr, humanoid.drqv2.feature_dim, humanoid.drqv2.std_steps) == (8e-5, 100, 2_000_000)
