@@ -13,6 +13,11 @@ way of seeding its initial states.
 `action_repeat=k` applies each action for k control steps (rewards summed) and renders once, at the
 end: the agent never sees the frames in between, so they are not drawn.
 
+`shadow_size` (pixels of the square shadow map; None keeps the model's, 2048 in every suite domain):
+on a CPU's software GL the shadow map is most of a frame's cost (84x84: ~5 ms at 256 against
+~16-38 ms at 2048, measured here), so the tests and the `smoke` profile may lower it; the images
+then differ from the papers' in their shadows' sharpness only.
+
 Rendering needs a GL backend: `MUJOCO_GL=egl` (set by rlcore.envs when unset) works headless on CPUs
 and GPUs; `MUJOCO_GL=osmesa` is the software fallback where EGL is missing.
 """
@@ -76,8 +81,13 @@ class DMCEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(self, domain: str, task: str, pixels: bool = False, height: int = 84, width: int = 84,
-                 camera_id: int | None = None, seed: int = 0, action_repeat: int = 1, **task_kwargs: Any):
+                 camera_id: int | None = None, seed: int = 0, action_repeat: int = 1, shadow_size: int | None = None,
+                 **task_kwargs: Any):
         self.domain, self.task, self.pixels = domain, task, bool(pixels)
+        if shadow_size is not None and (isinstance(shadow_size, bool) or not isinstance(shadow_size, int)
+                                        or shadow_size < 1):
+            raise ConfigError("env.kwargs.shadow_size", shadow_size, "a positive integer (pixels of the shadow map) or null")
+        self.shadow_size = shadow_size
         self.action_repeat = int(action_repeat)
         self.height, self.width = int(height), int(width)
         self.camera_id = default_camera(domain) if camera_id is None else int(camera_id)
@@ -96,9 +106,12 @@ class DMCEnv(gym.Env):
         from dm_control import suite
 
         try:
-            return suite.load(self.domain, self.task, task_kwargs={"random": seed, **self.task_kwargs})
+            env = suite.load(self.domain, self.task, task_kwargs={"random": seed, **self.task_kwargs})
         except TypeError as err:  # an unknown task argument
             raise ConfigError("env.kwargs", self.task_kwargs, f"arguments of {self.domain}-{self.task} ({err})") from err
+        if self.shadow_size is not None:  # read when the render context is made, at the first render
+            env.physics.model.vis.quality.shadowsize = self.shadow_size
+        return env
 
     def _observation(self, time_step) -> np.ndarray:
         if self.pixels:
