@@ -1,36 +1,15 @@
-"""The papers' experiments as config grids, scaled by profile. Notebooks and the CLI share these.
-
-Each function returns a `Sweep`: the run configs plus what a figure needs to say about them.
-"""
+"""Ota, Jha, Kanezaki 2021 as config grids: the size, activation, connectivity, OFENet, Ape-X,
+task and ablation experiments, scaled by profile."""
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from . import nbparams, profiles
-from .config import (ACTIVATIONS, BACKENDS, CRITIC_LOSSES, NET_KINDS, AgentConfig, BudgetConfig, CollectConfig,
-                     ConfigError, DrQV2Config, EnvConfig, NetConfig, OFENetConfig, RunConfig)
-
-
-@dataclass(frozen=True)
-class Sweep:
-    name: str
-    profile: str
-    configs: tuple[RunConfig, ...]
-    axes: dict[str, tuple] = field(default_factory=dict)
-    description: str = ""
-
-    @property
-    def budget_line(self) -> str:
-        b = self.configs[0].budget
-        return profiles.describe(self.profile, b, self.axes.get("seed", (self.configs[0].seed,)),
-                                 self.configs[0].env.action_repeat)
-
-    def __len__(self) -> int:
-        return len(self.configs)
+from .. import nbparams, profiles
+from ..config import (ACTIVATIONS, BACKENDS, CRITIC_LOSSES, NET_KINDS, AgentConfig, BudgetConfig, CollectConfig,
+                      ConfigError, EnvConfig, NetConfig, OFENetConfig, RunConfig)
+from .base import Sweep, check_env, check_overrides, profile_steps
 
 
 # The paper's Ant-v2 (111-dim observation incl. contact forces, Ota A.2) is gone from gymnasium;
@@ -83,16 +62,16 @@ def ota_size_sweep(profile: str = "smoke", env: EnvConfig | str | None = None,
     `fixed_units` (256 in the paper) and the width sweep its row at `fixed_layers` (2).
     """
     profile = nbparams.profile(profile)
-    _check_overrides(ota_size_sweep, budget_overrides)
+    check_overrides(ota_size_sweep, budget_overrides)
     preset = dict(SIZE_SWEEP[profile])
     units = nbparams.int_list(units, "units") or preset["units"]
     layers = nbparams.int_list(layers, "layers") or preset["layers"]
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
     critic_loss = nbparams.choice(critic_loss, "critic_loss", CRITIC_LOSSES)
-    _profile_steps(total_steps, preset, budget_overrides)
+    profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
 
-    env = _ota_env(env, profile)
+    env = ota_env(env, profile)
     configs = tuple(
         RunConfig(env=env, agent=ota_agent("sac", w, d, critic_loss=critic_loss), budget=budget, seed=s,
                   profile=profile)
@@ -146,10 +125,10 @@ def ota2021_table2() -> "pd.DataFrame":
     """
     import pandas as pd
 
-    from .agents import make_agent
-    from .envs import ObsSpec
-    from .nets import parameter_table
-    from .reference import ota2021_table2 as published
+    from ..agents import make_agent
+    from ..envs import ObsSpec
+    from ..nets import parameter_table
+    from ..reference import ota2021_table2 as published
 
     agents = {"ours": ota_ours_agent("sac"), "original": AgentConfig(algo="sac")}
     rename = {"actor": "SAC"}
@@ -184,16 +163,16 @@ def ota_activation_sweep(profile: str = "smoke", env: EnvConfig | str | None = N
                          total_steps: int | None = None, **budget_overrides: Any) -> Sweep:
     """Fig 13: the activation of the DenseNet actor and critic (OFENet keeps Swish, as in the paper)."""
     profile = nbparams.profile(profile)
-    _check_overrides(ota_activation_sweep, budget_overrides)
+    check_overrides(ota_activation_sweep, budget_overrides)
     preset = dict(ACTIVATION_SWEEP[profile])
     activations = nbparams.str_list(activations, "activations", ACTIVATIONS) or ("swish", "relu")
     width = nbparams.integer(width, "width") or preset["width"]
     ofenet_units = nbparams.integer(ofenet_units, "ofenet_units") or preset["ofenet_units"]
     ofenet_layers = preset.get("ofenet_layers", 8)
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
-    _profile_steps(total_steps, preset, budget_overrides)
+    profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
-    env = _ota_env(env, profile)
+    env = ota_env(env, profile)
     configs = tuple(
         RunConfig(env=env, agent=ota_ours_agent("sac", width=width, activation=act, ofenet_units=ofenet_units,
                                                 ofenet_layers=ofenet_layers,
@@ -217,13 +196,13 @@ FIG14 = {
 def ota_fig14_runs(profile: str = "smoke", env: EnvConfig | str = "HalfCheetah-v4", seed: int = 0,
                    total_steps: int | None = None, **budget_overrides: Any) -> Sweep:
     profile = nbparams.profile(profile)
-    _check_overrides(ota_fig14_runs, budget_overrides)
+    check_overrides(ota_fig14_runs, budget_overrides)
     preset = FIG14[profile]
     seed = nbparams.integer(seed, "seed", minimum=0)
     seed = 0 if seed is None else seed
-    _profile_steps(total_steps, preset, budget_overrides)
+    profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
-    env = _ota_env(env, profile)
+    env = ota_env(env, profile)
     configs = tuple(RunConfig(env=env, agent=ota_agent("sac", w, d), budget=budget, seed=seed, profile=profile)
                     for w, d in (preset["deep"], preset["wide"]))
     return Sweep(name="ota2021_fig14_landscapes", profile=profile, configs=configs,
@@ -248,16 +227,16 @@ def ota_connectivity_sweep(profile: str = "smoke", env: EnvConfig | str | None =
                            **budget_overrides: Any) -> Sweep:
     """Fig 5: return and effective rank per connectivity; `activation=None` is A.2's per-kind choice."""
     profile = nbparams.profile(profile)
-    _check_overrides(ota_connectivity_sweep, budget_overrides)
+    check_overrides(ota_connectivity_sweep, budget_overrides)
     preset = CONNECTIVITY[profile]
     kinds = nbparams.str_list(kinds, "kinds", NET_KINDS) or ("mlp", "resnet", "densenet", "d2rl")
     sizes = nbparams.int_map(sizes, "sizes") or dict(preset["sizes"])
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
     depth = nbparams.integer(depth, "depth") or 2
     activation = None if activation is None else nbparams.choice(activation, "activation", ACTIVATIONS)
-    _profile_steps(total_steps, preset, budget_overrides)
+    profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
-    env = _ota_env(env, profile)
+    env = ota_env(env, profile)
     configs = []
     for kind in kinds:
         net_activation = activation or PAPER_ACTIVATION.get(kind, "relu")
@@ -287,15 +266,15 @@ def ota_ofenet_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
     """Fig 7's grid (and Fig 6 as its diagonal plus the no-OFENet column): SAC (ours) units x OFENet
     units, 0 meaning no OFENet."""
     profile = nbparams.profile(profile)
-    _check_overrides(ota_ofenet_grid, budget_overrides)
+    check_overrides(ota_ofenet_grid, budget_overrides)
     preset = OFENET_GRID[profile]
     sizes = tuple(preset["sizes"].values())
     sac_units = nbparams.int_list(sac_units, "sac_units") or sizes
     ofenet_units = nbparams.int_list(ofenet_units, "ofenet_units", minimum=0) or (0, *sizes)
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
-    _profile_steps(total_steps, preset, budget_overrides)
+    profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
-    env = _ota_env(env, profile)
+    env = ota_env(env, profile)
     configs = tuple(
         RunConfig(env=env, agent=ota_ours_agent("sac", width=w, ofenet_units=u or None,
                                                 ofenet_layers=preset["ofenet_layers"],
@@ -332,7 +311,7 @@ def ota_apex_grid(profile: str = "smoke", env: EnvConfig | str | None = None,
     With Ape-X, budget.total_steps counts gradient steps. `smoke` runs one SAC size with and without
     OFENet (worker processes take seconds to start)."""
     profile = nbparams.profile(profile)
-    _check_overrides(ota_apex_grid, budget_overrides)
+    check_overrides(ota_apex_grid, budget_overrides)
     apex = nbparams.boolean(apex, "apex")
     backend = nbparams.choice(backend, "backend", BACKENDS)
     if profile == "smoke" and sac_units is None and ofenet_units is None:
@@ -411,7 +390,7 @@ def ota_fig09_table1_tasks(profile: str = "smoke", tasks: Sequence[str] | None =
     `algos` x `methods`. budget.total_steps counts environment steps for the serial methods and
     gradient steps for "ours" (Ape-X), as the paper's x-axis (gradient steps) does for both."""
     profile = nbparams.profile(profile)
-    _check_overrides(ota_fig09_table1_tasks, budget_overrides)
+    check_overrides(ota_fig09_table1_tasks, budget_overrides)
     preset = dict(TASKS_GRID[profile])
     tasks = nbparams.str_list(tasks, "tasks", tuple(OTA_TASKS)) or preset["tasks"]
     algos = nbparams.str_list(algos, "algos", ("sac", "td3")) or ("sac", "td3")
@@ -419,10 +398,10 @@ def ota_fig09_table1_tasks(profile: str = "smoke", tasks: Sequence[str] | None =
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
     width = nbparams.integer(width, "width") or preset["width"]
     ofenet_units = nbparams.integer(ofenet_units, "ofenet_units") or preset["ofenet_units"]
-    _profile_steps(total_steps, preset, budget_overrides)
+    profile_steps(total_steps, preset, budget_overrides)
     configs = []
     for task in tasks:
-        env = _ota_env(OTA_TASKS[task], profile)
+        env = ota_env(OTA_TASKS[task], profile)
         for algo in algos:
             budget = profiles.budget(profile, algo, **budget_overrides)
             for method in methods:
@@ -496,15 +475,15 @@ def ota_fig10_ablation(profile: str = "smoke", env: EnvConfig | str | None = Non
     """Fig 10: SAC on Ant, Full and each element removed. budget.total_steps counts gradient steps
     for the Ape-X variants and environment steps for the serial ones (Fig 10's axis: gradient steps)."""
     profile = nbparams.profile(profile)
-    _check_overrides(ota_fig10_ablation, budget_overrides)
+    check_overrides(ota_fig10_ablation, budget_overrides)
     preset = dict(ABLATION[profile])
     variants = nbparams.str_list(variants, "variants", ABLATION_VARIANTS) or ABLATION_VARIANTS
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
     width = nbparams.integer(width, "width") or preset["width"]
     small = nbparams.integer(small, "small") or preset["small"]
-    _profile_steps(total_steps, preset, budget_overrides)
+    profile_steps(total_steps, preset, budget_overrides)
     budget = profiles.budget(profile, "sac", **budget_overrides)
-    env = _ota_env(env, profile)
+    env = ota_env(env, profile)
     configs = []
     for variant in variants:
         agent, collect = ota_ablation_variant(variant, profile, width, small, budget, preset.get("ofenet_layers", 8))
@@ -527,73 +506,7 @@ def ablation_variant(cfg: RunConfig, width: int, small: int) -> str:
     return "w/o larger NN" if agent.critic.width == small else "Full"
 
 
-# ---- Bjorck et al. 2021: the head architectures of the pixel agents ------------------------------------
-
-# Heads read the encoder's 50 features (and the action, for the critic); only they change (Bjorck 3).
-# DrQ's hidden width 1024. `mlpN`: N hidden layers in actor and critic (Sec. 3.3: 2 -> 4 at constant
-# width). `modern4`: pre-LayerNorm residual feed-forward blocks, 4 in the critic and 2 in the actor
-# (Sec. 3.2; Fig 1). `modern2`: 2 blocks in both (Table 3's "two hidden layers"). `_sn`: spectral
-# normalization on every head layer but the first and the last (Sec. 5.1; App. A for mlp4_sn).
-# Ambiguous: Table 3 describes modern4 as "four hidden layers" without separating actor and critic;
-# we keep Sec. 3.2's 2-block actor (`actor_blocks` changes it).
-HEAD_PRESETS = ("mlp2", "mlp4", "modern2", "modern4", "modern4_sn", "mlp4_sn")
-HEAD_WIDTH = 1024
-
-
-def bjorck_heads(name: str, width: int = HEAD_WIDTH, actor_blocks: int | None = None) -> tuple[NetConfig, NetConfig]:
-    """(actor, critic) NetConfigs of a head preset (HEAD_PRESETS)."""
-    if name not in HEAD_PRESETS:
-        raise ConfigError("heads", name, f"one of {', '.join(map(repr, HEAD_PRESETS))}")
-    base, sn = name.removesuffix("_sn"), name.endswith("_sn")
-    kind, depth = ("modern", int(base[len("modern"):])) if base.startswith("modern") else ("mlp", int(base[len("mlp"):]))
-    critic = NetConfig(kind=kind, width=width, depth=depth, spectral_norm=sn)
-    actor_depth = actor_blocks or (2 if kind == "modern" else depth)
-    return dataclasses.replace(critic, depth=actor_depth), critic
-
-
-# DrQ-v2's task groups (its cfgs/task/*.yaml): the exploration std decays over 100k agent steps on
-# easy tasks, 500k on medium and 2M on hard ones; a few tasks change other defaults. Tasks DrQ-v2
-# does not list count as medium (its default task, quadruped_walk, is medium).
-DRQV2_STD_STEPS = {"easy": 100_000, "medium": 500_000, "hard": 2_000_000}
-DRQV2_EASY = ("cartpole-balance", "cartpole-balance_sparse", "cartpole-swingup", "ball_in_cup-catch", "finger-spin",
-              "hopper-stand", "pendulum-swingup", "walker-stand", "walker-walk")
-DRQV2_HARD = ("humanoid-stand", "humanoid-walk", "humanoid-run")
-DRQV2_TASK_OVERRIDES: dict[str, dict[str, Any]] = {
-    "walker-walk": dict(n_step=1, batch_size=512), "walker-stand": dict(n_step=1, batch_size=512),
-    "walker-run": dict(n_step=1, batch_size=512),
-    **{t: dict(actor_lr=8e-5, critic_lr=8e-5, feature_dim=100) for t in DRQV2_HARD},
-}
-
-
-def drqv2_difficulty(env_id: str) -> str:
-    from .dmc import parse_id
-
-    task = "-".join(parse_id(env_id))
-    return "easy" if task in DRQV2_EASY else "hard" if task in DRQV2_HARD else "medium"
-
-
-def drqv2_task_settings(env_id: str) -> dict[str, Any]:
-    """AgentConfig overrides DrQ-v2 uses on `env_id`: its exploration schedule's length and the
-    task's own exceptions (walker: 1-step returns at batch 512; humanoid: lr 8e-5, 100 features)."""
-    from .dmc import parse_id
-
-    extra = dict(DRQV2_TASK_OVERRIDES.get("-".join(parse_id(env_id)), {}))
-    section = dict(std_steps=DRQV2_STD_STEPS[drqv2_difficulty(env_id)])
-    if "feature_dim" in extra:
-        section["feature_dim"] = extra.pop("feature_dim")
-    return {"drqv2": DrQV2Config(**section), **extra}
-
-
-def pixel_agent(algo: str = "drqv2", heads: str = "mlp2", width: int = HEAD_WIDTH, env_id: str | None = None,
-                **overrides: Any) -> AgentConfig:
-    """A pixel agent with its paper settings (`AgentConfig.for_algorithm`) and a Bjorck head preset;
-    given a DMC `env_id`, DrQ-v2 also takes its per-task settings (`drqv2_task_settings`)."""
-    actor, critic = bjorck_heads(heads, width)
-    task = drqv2_task_settings(env_id) if algo == "drqv2" and env_id is not None else {}
-    return AgentConfig.for_algorithm(algo, actor=actor, critic=critic, **{**task, **overrides})
-
-
-def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
+def ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
     """The experiment's environment (Ota's Ant by default) with the profile's episode cap, built
     once here so that an id or kwargs that cannot be built fail before any run starts."""
     if not isinstance(env, EnvConfig):
@@ -605,56 +518,7 @@ def _ota_env(env: EnvConfig | str | None, profile: str) -> EnvConfig:
     cap = profiles.EPISODE_CAP[profile]
     if cap is not None and env.max_episode_steps is None:
         env = EnvConfig(env.id, env.kwargs_dict, max_episode_steps=cap)
-    _check_env(env)
+    check_env(env)
     return env
 
 
-def _check_env(env: EnvConfig) -> None:
-    """Build `env` once and close it; whatever stops it from being built is a ConfigError."""
-    import gymnasium as gym
-
-    from .envs import make_env
-
-    try:
-        e = make_env(env)
-    except NotImplementedError as err:  # ids reserved for environments not built yet (dmc:...)
-        raise ConfigError("env.id", env.id, f"an environment that can be built ({err})") from err
-    except gym.error.Error as err:  # e.g. a missing dependency
-        raise ConfigError("env.id", env.id, f"an environment that can be built ({type(err).__name__}: {err})") from err
-    e.close()
-
-
-def _profile_steps(total_steps: Any, preset: dict, budget_overrides: dict[str, Any]) -> None:
-    """The run length: the caller's `total_steps` (papermill text accepted), else the preset's if it
-    has one, else the profile's default; set as a budget override."""
-    total_steps = nbparams.integer(total_steps, "total_steps")
-    if total_steps is None:
-        total_steps = preset.get("total_steps")
-    if total_steps is not None:
-        budget_overrides["total_steps"] = total_steps
-
-
-_BUDGET_FIELDS = tuple(f.name for f in dataclasses.fields(BudgetConfig))
-
-
-def _check_overrides(experiment: Callable[..., Sweep], overrides: dict[str, Any]) -> None:
-    """An experiment's `**budget_overrides` must be BudgetConfig fields: anything else is a
-    misspelt or unknown parameter, named together with the valid ones."""
-    for key, value in overrides.items():
-        if key not in _BUDGET_FIELDS:
-            params = [p.name for p in inspect.signature(experiment).parameters.values()
-                      if p.kind is not inspect.Parameter.VAR_KEYWORD]
-            raise ConfigError(key, value, f"a parameter of {experiment.__name__} (one of {', '.join(params)}) "
-                                          f"or a budget field ({', '.join(_BUDGET_FIELDS)})")
-
-
-EXPERIMENTS = {"ota_size_sweep": ota_size_sweep, "ota_activation_sweep": ota_activation_sweep,
-               "ota_fig14_runs": ota_fig14_runs, "ota_connectivity_sweep": ota_connectivity_sweep,
-               "ota_ofenet_grid": ota_ofenet_grid, "ota_apex_grid": ota_apex_grid,
-               "ota_fig09_table1_tasks": ota_fig09_table1_tasks, "ota_fig10_ablation": ota_fig10_ablation}
-
-
-def get_experiment(name: str):
-    if name not in EXPERIMENTS:
-        raise ConfigError("experiment", name, f"one of {', '.join(map(repr, EXPERIMENTS))}")
-    return EXPERIMENTS[name]
