@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from ..config import ConfigError
 from .base import Sweep
-from .bjorck import (DRQV2_EASY, DRQV2_HARD, DRQV2_STD_STEPS, DRQV2_TASK_OVERRIDES, HEAD_PRESETS, HEAD_WIDTH,
-                     bjorck_heads, drqv2_difficulty, drqv2_task_settings, pixel_agent)
+from .bjorck import (BJORCK, BJORCK_EXPERIMENTS, DRQV2_EASY, DRQV2_HARD, DRQV2_STD_STEPS, DRQV2_TASK_OVERRIDES, HEAD_PRESETS, HEAD_WIDTH,
+                     FIG3_TASK, bjorck_appendix_a, bjorck_env, bjorck_fig1_modern, bjorck_fig2_depth,
+                     bjorck_fig3_dynamics, bjorck_fig4_sn, bjorck_heads, bjorck_sweep, bjorck_table1_drqv2,
+                     bjorck_table2, drqv2_difficulty, drqv2_task_settings, pixel_agent)
 from .ota import (ABLATION, ABLATION_VARIANTS, ACTIVATION_SWEEP, APEX, CONNECTIVITY, FIG14, LANDSCAPE,
                   OFENET_2020_LAYERS, OFENET_GRID, OTA_ANT, OTA_TASKS, PAPER_ACTIVATION, SIZE_SWEEP,
                   TASKS_GRID, TASK_METHODS, ablation_variant, apex_collect, deepest_and_widest, ofenet_2020,
@@ -22,7 +24,8 @@ from .ota import (ABLATION, ABLATION_VARIANTS, ACTIVATION_SWEEP, APEX, CONNECTIV
 EXPERIMENTS = {"ota_size_sweep": ota_size_sweep, "ota_activation_sweep": ota_activation_sweep,
                "ota_fig14_runs": ota_fig14_runs, "ota_connectivity_sweep": ota_connectivity_sweep,
                "ota_ofenet_grid": ota_ofenet_grid, "ota_apex_grid": ota_apex_grid,
-               "ota_fig09_table1_tasks": ota_fig09_table1_tasks, "ota_fig10_ablation": ota_fig10_ablation}
+               "ota_fig09_table1_tasks": ota_fig09_table1_tasks, "ota_fig10_ablation": ota_fig10_ablation,
+               **BJORCK_EXPERIMENTS}
 
 
 def get_experiment(name: str):
@@ -31,7 +34,9 @@ def get_experiment(name: str):
     return EXPERIMENTS[name]
 
 
-__all__ = ["ABLATION", "ABLATION_VARIANTS", "ACTIVATION_SWEEP", "APEX", "CONNECTIVITY", "DRQV2_EASY",
+__all__ = ["BJORCK", "BJORCK_EXPERIMENTS", "FIG3_TASK", "bjorck_appendix_a", "bjorck_env", "bjorck_fig1_modern",
+           "bjorck_fig2_depth", "bjorck_fig3_dynamics", "bjorck_fig4_sn", "bjorck_sweep", "bjorck_table1_drqv2",
+           "bjorck_table2", "ABLATION", "ABLATION_VARIANTS", "ACTIVATION_SWEEP", "APEX", "CONNECTIVITY", "DRQV2_EASY",
            "DRQV2_HARD", "DRQV2_STD_STEPS", "DRQV2_TASK_OVERRIDES", "EXPERIMENTS", "FIG14", "HEAD_PRESETS",
            "HEAD_WIDTH", "LANDSCAPE", "OFENET_2020_LAYERS", "OFENET_GRID", "OTA_ANT", "OTA_TASKS",
            "PAPER_ACTIVATION", "SIZE_SWEEP", "Sweep", "TASKS_GRID", "TASK_METHODS", "ablation_variant",

@@ -1,11 +1,14 @@
-"""Bjorck, Gomes, Weinberger 2021: the pixel agents' head presets and their papers' per-task settings."""
+"""Bjorck, Gomes, Weinberger 2021: the pixel agents' head presets, their papers' per-task settings,
+and the paper's experiments (Fig 1-4, Tables 1-2, Appendix A) as grids scaled by profile."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
-from ..config import AgentConfig, ConfigError, DrQV2Config, NetConfig
+from .. import nbparams, profiles
+from ..config import AgentConfig, ConfigError, DrQV2Config, EnvConfig, NetConfig, RunConfig
+from .base import Sweep, check_overrides
 
 
 # Heads read the encoder's 50 features (and the action, for the critic); only they change (Bjorck 3).
@@ -72,3 +75,159 @@ def pixel_agent(algo: str = "drqv2", heads: str = "mlp2", width: int = HEAD_WIDT
     return AgentConfig.for_algorithm(algo, actor=actor, critic=critic, **{**task, **overrides})
 
 
+
+
+# ---- Bjorck et al.'s experiments as grids --------------------------------------------------------------
+
+# Scale per profile. paper: the text's (Sec. 4: 15 tasks, 10 seeds, 500k frames, 84x84, action repeat
+# 2; each agent's own batch, DrQ 512). quick and smoke depart from it, and every figure says how:
+#   quick: one task (cartpole swingup; Table 1: its one easy sparse task), action repeat 8 (PlaNet's for
+#          cartpole), 2 seeds, 84x84 frames, a batch of 128, sized from measured update times
+#          (`benchmarks/pixel_speed.py`);
+#   smoke: the pipeline only: 32x32 frames, 200 agent steps, a batch of 32.
+# `shadow_size` lowers the software-GL shadow map outside `paper` (images identical on cartpole).
+BJORCK = {
+    "paper": dict(tasks=None, seeds=tuple(range(10)), frames=500_000, image=84, action_repeat=None, batch_size=None,
+                  warmup_steps=None, eval_every_frames=10_000, shadow_size=None),
+    "quick": dict(tasks=("dmc:cartpole-swingup",), table1_tasks=("dmc:cartpole-balance_sparse",), seeds=(0, 1),
+                  frames=50_000, image=84, action_repeat=8, batch_size=128, warmup_steps=1_000,
+                  eval_every_frames=10_000, shadow_size=256),
+    "smoke": dict(tasks=("dmc:cartpole-swingup",), table1_tasks=("dmc:cartpole-balance_sparse",), seeds=(0,),
+                  frames=400, image=32, action_repeat=2, batch_size=None, warmup_steps=None,
+                  eval_every_frames=200, shadow_size=256),
+}
+FIG3_TASK = "dmc:cartpole-swingup"  # Fig 3's training dynamics (Sec. 3.4)
+
+
+def bjorck_env(task: str, profile: str) -> EnvConfig:
+    """A task as the profile renders it: 84x84 RGB (or the profile's size), 3 frames, the benchmark's
+    action repeat (2) unless the profile sets one, and the profile's episode cap."""
+    from .. import envs
+
+    preset = BJORCK[profile]
+    kwargs = {"height": preset["image"], "width": preset["image"]}
+    if preset["shadow_size"] is not None:
+        kwargs["shadow_size"] = preset["shadow_size"]
+    env = envs.pixel_env(task, **kwargs)
+    if preset["action_repeat"] is not None:
+        env = dataclasses.replace(env, action_repeat=preset["action_repeat"])
+    cap = profiles.EPISODE_CAP[profile]
+    return dataclasses.replace(env, max_episode_steps=cap) if cap is not None else env
+
+
+def bjorck_sweep(name: str, profile: str, algo: str, heads: Sequence[str], tasks: Sequence[str],
+                 seeds: Sequence[int] | None = None, frames: int | None = None, description: str = "",
+                 **budget_overrides: Any) -> Sweep:
+    """Every (task, head preset, seed) of one experiment: `algo`'s paper settings (DrQ-v2's per task)
+    with the head preset, the profile's scale (BJORCK) and `budget_overrides`."""
+    preset = BJORCK[profile]
+    seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
+    frames = nbparams.integer(frames, "frames") or preset["frames"]
+    configs = []
+    for task in tasks:
+        env = bjorck_env(task, profile)
+        steps = max(frames // env.action_repeat, 1)
+        overrides = dict(total_steps=steps, eval_every=max(preset["eval_every_frames"] // env.action_repeat, 1))
+        if profile == "paper":  # the agents' own replays: DrQ 100k, DrQ-v2 1M (holds every step here)
+            overrides["replay_size"] = 100_000 if algo == "drq" else min(steps, 1_000_000)
+        if preset["warmup_steps"] is not None:
+            overrides["warmup_steps"] = preset["warmup_steps"]
+        budget = profiles.budget(profile, algo, **{**overrides, **budget_overrides})
+        agent_overrides = profiles.agent_overrides(profile, algo)
+        if preset["batch_size"] is not None:
+            agent_overrides["batch_size"] = preset["batch_size"]
+        for head in heads:
+            agent = pixel_agent(algo, head, env_id=task, **agent_overrides)
+            configs += [RunConfig(env=env, agent=agent, budget=budget, seed=s, profile=profile) for s in seeds]
+    return Sweep(name=name, profile=profile, configs=tuple(configs),
+                 axes={"task": tuple(tasks), "heads": tuple(heads), "seed": seeds, "frames": frames, "algo": algo},
+                 description=description)
+
+
+def _tasks(tasks: Any, profile: str, paper_tasks: Sequence[str], key: str = "tasks") -> tuple[str, ...]:
+    from ..dmc import PREFIX, suite_tasks
+
+    valid = [f"{PREFIX}{domain}-{task}" for domain, names in suite_tasks().items() for task in names]
+    chosen = nbparams.str_list(tasks, "tasks", valid)
+    return chosen or BJORCK[profile].get(key) or tuple(paper_tasks)
+
+
+def _heads(heads: Any, default: Sequence[str]) -> tuple[str, ...]:
+    return nbparams.str_list(heads, "heads", HEAD_PRESETS) or tuple(default)
+
+
+def bjorck_fig1_modern(profile: str = "smoke", tasks: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                       heads: Sequence[str] | None = None, frames: int | None = None, **budget_overrides: Any) -> Sweep:
+    """Fig 1: DrQ with the modern heads (4 blocks critic, 2 actor) against its MLP, 15 tasks."""
+    return _drq_grid(bjorck_fig1_modern, "bjorck2021_fig1_modern", ("mlp2", "modern4"), profile, tasks, seeds,
+                     heads, frames, budget_overrides, "DrQ: modern heads vs the 2-layer MLP")
+
+
+def bjorck_fig2_depth(profile: str = "smoke", tasks: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                      heads: Sequence[str] | None = None, frames: int | None = None, **budget_overrides: Any) -> Sweep:
+    """Fig 2: DrQ with MLP heads of 2 and of 4 hidden layers (width 1024), 15 tasks."""
+    return _drq_grid(bjorck_fig2_depth, "bjorck2021_fig2_depth", ("mlp2", "mlp4"), profile, tasks, seeds,
+                     heads, frames, budget_overrides, "DrQ: MLP heads with 2 vs 4 hidden layers")
+
+
+def bjorck_fig3_dynamics(profile: str = "smoke", tasks: Sequence[str] | None = None,
+                         seeds: Sequence[int] | None = None, heads: Sequence[str] | None = None,
+                         frames: int | None = None, **budget_overrides: Any) -> Sweep:
+    """Fig 3: training dynamics (critic loss, return, actor and critic gradient norms) of DrQ with the
+    small MLP and the deep modern heads on cartpole swingup."""
+    return _drq_grid(bjorck_fig3_dynamics, "bjorck2021_fig3_dynamics", ("mlp2", "modern4"), profile,
+                     tasks or (FIG3_TASK,), seeds, heads, frames, budget_overrides,
+                     "DrQ on cartpole swingup: training dynamics of the MLP and modern heads")
+
+
+def bjorck_fig4_sn(profile: str = "smoke", tasks: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                   heads: Sequence[str] | None = None, frames: int | None = None, **budget_overrides: Any) -> Sweep:
+    """Fig 4: DrQ with the deep modern heads without and with spectral normalization, 15 tasks."""
+    return _drq_grid(bjorck_fig4_sn, "bjorck2021_fig4_sn", ("modern4", "modern4_sn"), profile, tasks, seeds,
+                     heads, frames, budget_overrides, "DrQ: modern heads without vs with spectral normalization")
+
+
+def bjorck_table2(profile: str = "smoke", tasks: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                  heads: Sequence[str] | None = None, frames: int | None = None, **budget_overrides: Any) -> Sweep:
+    """Table 2: DrQ with its MLP against modern + SN heads at 500k frames, 15 tasks (Dreamer: published only)."""
+    return _drq_grid(bjorck_table2, "bjorck2021_table2", ("mlp2", "modern4_sn"), profile, tasks, seeds,
+                     heads, frames, budget_overrides, "DrQ: MLP vs modern + SN heads")
+
+
+def bjorck_appendix_a(profile: str = "smoke", tasks: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                      heads: Sequence[str] | None = None, frames: int | None = None, **budget_overrides: Any) -> Sweep:
+    """Appendix A: spectral normalization on the 4-hidden-layer MLP heads (DrQ)."""
+    return _drq_grid(bjorck_appendix_a, "bjorck2021_appendix_a", ("mlp4", "mlp4_sn"), profile, tasks, seeds,
+                     heads, frames, budget_overrides, "DrQ: 4-layer MLP heads without vs with spectral normalization")
+
+
+def bjorck_table1_drqv2(profile: str = "smoke", tasks: Sequence[str] | None = None,
+                        seeds: Sequence[int] | None = None, heads: Sequence[str] | None = None,
+                        frames: int | None = None, cartpole_sparse: str = "balance_sparse",
+                        **budget_overrides: Any) -> Sweep:
+    """Table 1: DrQ-v2 with MLP, modern and modern + SN heads on five tasks at 500k frames."""
+    from ..reference import bjorck2021_table1
+
+    profile = nbparams.profile(profile)
+    check_overrides(bjorck_table1_drqv2, budget_overrides)
+    paper_tasks = tuple(dict.fromkeys(bjorck2021_table1(cartpole_sparse)["task"]))
+    return bjorck_sweep("bjorck2021_table1_drqv2", profile, "drqv2",
+                        _heads(heads, ("mlp2", "modern4", "modern4_sn")),
+                        _tasks(tasks, profile, paper_tasks, key="table1_tasks"), seeds, frames,
+                        "DrQ-v2: MLP, modern and modern + SN heads", **budget_overrides)
+
+
+def _drq_grid(experiment, name: str, default_heads: Sequence[str], profile: str, tasks, seeds, heads, frames,
+              budget_overrides: dict, description: str) -> Sweep:
+    from ..reference import BJORCK_TASKS
+
+    profile = nbparams.profile(profile)
+    check_overrides(experiment, budget_overrides)
+    return bjorck_sweep(name, profile, "drq", _heads(heads, default_heads), _tasks(tasks, profile, BJORCK_TASKS),
+                        seeds, frames, description, **budget_overrides)
+
+
+BJORCK_EXPERIMENTS = {"bjorck_fig1_modern": bjorck_fig1_modern, "bjorck_fig2_depth": bjorck_fig2_depth,
+                      "bjorck_fig3_dynamics": bjorck_fig3_dynamics, "bjorck_fig4_sn": bjorck_fig4_sn,
+                      "bjorck_table1_drqv2": bjorck_table1_drqv2, "bjorck_table2": bjorck_table2,
+                      "bjorck_appendix_a": bjorck_appendix_a}
