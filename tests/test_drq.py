@@ -217,3 +217,14 @@ def test_the_cli_gives_a_pixel_agent_on_dmc_its_papers_observations():
                                       "--set", "env.action_repeat=8"])
     cfg = _base_config(args)
     assert cfg.env.action_repeat == 8 and cfg.agent.batch_size == 512 and cfg.budget.replay_size == 100_000
+
+
+def test_an_actor_gradient_norm_requested_between_actor_updates_is_measured_at_the_next_one():
+    a = agent()
+    b = batch()
+    a.update(b, step=0)                                   # update 0: actor step, nothing asked
+    result = a.update(b, step=1, grad_norms=True)         # update 1: no actor step
+    assert "critic_grad_norm" in result.metrics and "actor_grad_norm" not in result.metrics
+    result = a.update(b, step=2)                          # update 2: the pending request
+    assert float(result.metrics["actor_grad_norm"]) > 0
+    assert "actor_grad_norm" not in a.update(b, step=3).metrics and "actor_grad_norm" not in a.update(b, step=4).metrics

@@ -71,6 +71,7 @@ class DrQ(Agent):
         self.critic_projection_target = make_target(self.critic_projection, cfg.sn_target)
         self.critic_target = make_target(self.critic, cfg.sn_target)
         self.log_alpha = torch.tensor(math.log(own.init_alpha), device=self.device, requires_grad=True)
+        self._measure_actor = False  # a gradient-norm request waits for the next (delayed) actor update
         self.target_entropy = -float(action_dim) if own.target_entropy is None else float(own.target_entropy)
 
         self.modules.update(encoder=self.encoder, actor=self.actor, critic_projection=self.critic_projection,
@@ -140,8 +141,10 @@ class DrQ(Agent):
         next_views = self.shifted(batch.next_obs, own.target_augmentations)
         result.td_errors = self.update_critic_views(batch, obs_views, next_views, result.metrics, grad_norms)
         count, self.updates = self.updates, self.updates + 1
+        self._measure_actor = self._measure_actor or grad_norms  # at this or the next actor update
         if count % own.actor_update_every == 0:  # DrQ's `step % actor_update_frequency == 0`
-            self.update_actor(batch, obs_views[:len(batch.action)], result.metrics, grad_norms)
+            self.update_actor(batch, obs_views[:len(batch.action)], result.metrics, self._measure_actor)
+            self._measure_actor = False
         if count % own.target_update_every == 0:
             soft_update(self.encoder_target, self.encoder, self.cfg.tau)
             soft_update(self.critic_projection_target, self.critic_projection, self.cfg.tau)
