@@ -449,7 +449,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--obs-dim", type=int, help="override the suite's (mlp/large 111: Ant-v4 with contact forces)")
     add("--action-dim", type=int, help="override the suite's (mlp/large 8: Ant-v4)")
     add("--batch-size", type=int, default=256, help="default 256")
-    add("--devices", nargs="+", choices=["cpu", "cuda"], help="default: cpu, and cuda when torch.cuda.is_available()")
+    add("--devices", "--device", nargs="+", choices=["cpu", "cuda"], help="default: cpu, and cuda when torch.cuda.is_available()")
     add("--warmup", type=int, help="untimed updates first (default: the suite's, mlp 50, large 2, heads 3)")
     add("--iters", type=int, help="timed updates (default: the suite's, mlp 300, large 8, heads 15)")
     add("--matmul-sizes", type=int, nargs="+", default=[1024, 2048], help="square matmul sizes for the peak (default 1024 2048)")

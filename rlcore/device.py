@@ -1,7 +1,12 @@
 """Where tensors live: the one place that turns a config's `device` ("auto", "cpu", "cuda") into a
-torch device."""
+torch device; and how the host allocates them (`heap_allocator`)."""
 
 from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
 
 import torch
 
@@ -19,3 +24,27 @@ def resolve_device(name: str | torch.device) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ConfigError("device", name, "one of 'auto', 'cpu', 'cuda'")
     return torch.device(name)
+
+
+_HEAP_ALLOCATOR: bool | None = None
+
+
+def heap_allocator() -> bool:
+    """glibc only, once per process: serve large blocks from the heap and never give them back
+    (mallopt M_MMAP_MAX = 0, M_TRIM_THRESHOLD = -1; what the env vars MALLOC_MMAP_MAX_=0 and
+    MALLOC_TRIM_THRESHOLD_=<huge> do at start-up). By default glibc maps every block over 32 MB
+    afresh and unmaps it on free, so each activation tensor of a pixel batch faults its pages in
+    again: measured here (benchmarks/pixel_speed.py), a DrQ update at batch 128 spent ~1.1 s of its
+    2.2 s in the kernel. The heap keeps the process's peak; `RLCORE_HEAP_MALLOC=0` opts out.
+    Returns whether the heap allocator is in force."""
+    global _HEAP_ALLOCATOR
+    if _HEAP_ALLOCATOR is None:
+        _HEAP_ALLOCATOR = False
+        if os.environ.get("RLCORE_HEAP_MALLOC", "1") != "0" and sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                m_trim_threshold, m_mmap_max = -1, -4  # glibc's <malloc.h> parameter numbers
+                _HEAP_ALLOCATOR = bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, -1))
+            except (OSError, AttributeError):  # not glibc (musl, ...): the default allocator stays
+                pass
+    return _HEAP_ALLOCATOR

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from .agents import Agent, make_agent
 from .config import ConfigError, RunConfig
-from .device import resolve_device
+from .device import heap_allocator, resolve_device
 from .envs import env_spec, env_spec_of, make_env
 from .hooks import Hook, UpdateRequest, hooks_for
 from .io import DamagedFile, StoreError, atomic_torch_save
@@ -187,6 +187,7 @@ class Trainer:
     def _setup(self) -> None:
         cfg, b = self.cfg, self.cfg.budget
         self.device = resolve_device(cfg.device)
+        heap_allocator()  # no page faults for re-allocated activation tensors (pixel batches above all)
         torch.manual_seed(cfg.seed)
         self.strategy = STRATEGIES[cfg.collect.mode](self)
         self.eval_env = self.make_env()
