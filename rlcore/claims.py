@@ -57,6 +57,7 @@ class Comparison:
     metric: str = "eval_return"
     score: str = "max"
     normalizer: Mapping[str, float] | None = None
+    table: str = "evaluations"  # "metrics" for training metrics (e.g. gradient norms)
 
     @property
     def label(self) -> str:
@@ -111,7 +112,8 @@ def comparison_scores(comparison: Comparison, results_dir: str | Path) -> pd.Dat
     labels = {c.run_id: g.label for g in (comparison.better, comparison.worse) for c in g.configs}
     runs = load_runs(results_dir, list(labels))
     counted = set(runs.loc[runs["state"].isin(COUNTED_STATES), "run"]) if len(runs) else set()
-    frame = load_sweep([c for g in (comparison.better, comparison.worse) for c in g.configs], results_dir)
+    frame = load_sweep([c for g in (comparison.better, comparison.worse) for c in g.configs], results_dir,
+                       table=comparison.table)
     frame = frame[frame["run"].isin(counted)].copy()
     frame["group"] = frame["run"].map(labels)
     scores = aggregate.seed_scores(frame, ["group", "env"], comparison.metric, comparison.score)
@@ -331,7 +333,68 @@ OTA_CLAIMS: tuple[Claim, ...] = (
           "max average return: Full > w/o Ape-X, w/o OFENet, w/o larger NN, w/o DenseNet, sac", _fig10),
 )
 
-CLAIMS: dict[str, tuple[Claim, ...]] = {"ota2021": OTA_CLAIMS}
+# ---- Bjorck et al. 2021 ------------------------------------------------------------------------
+
+def _heads_group(sweep, heads: str, label: str | None = None) -> Group:
+    """The runs of one head preset (all tasks and seeds of the experiment)."""
+    actor, critic = experiments.bjorck_heads(heads)
+    configs = _where(sweep.configs, agent__actor=actor, agent__critic=critic)
+    return Group(label or f"{sweep.axes['algo'].upper()} {heads}", configs)
+
+
+def _bjorck(experiment: str, better: str, worse: str, metric: str = "eval_return", score: str = "final",
+            table: str = "evaluations"):
+    """better > worse on one Bjorck grid, per-seed final scores (crashed runs keep their last
+    evaluation) pooled over the grid's tasks (DMC returns share the [0, 1000] scale)."""
+    def build(profile):
+        sweep = experiments.get_experiment(experiment)(profile)
+        return (Comparison(_heads_group(sweep, better), _heads_group(sweep, worse), metric=metric, score=score,
+                           table=table),)
+    return build
+
+
+def _bjorck_table1(profile):
+    sweep = experiments.bjorck_table1_drqv2(profile)
+    return (Comparison(_heads_group(sweep, "mlp2"), _heads_group(sweep, "modern4")),
+            Comparison(_heads_group(sweep, "modern4_sn"), _heads_group(sweep, "modern4")))
+
+
+BJORCK = "Bjorck et al. 2021"
+BJORCK_CLAIMS: tuple[Claim, ...] = (
+    Claim("bjorck-modern-heads-degrade", BJORCK, "Fig 1",
+          "Naively adopting modern networks (residual blocks, LayerNorm) for the heads leads to poor performance "
+          "(Sec. 3.2).",
+          "final return (crash rule), DrQ: MLP (2 layers) > modern (4 blocks), pooled over tasks",
+          _bjorck("bjorck_fig1_modern", "mlp2", "modern4")),
+    Claim("bjorck-deeper-mlp-no-better", BJORCK, "Fig 2",
+          "Making the MLP heads deeper (2 -> 4 hidden layers) does not improve performance (Sec. 3.3).",
+          "final return, DrQ: MLP 2 layers > MLP 4 layers (supported = deeper is worse; inconclusive = no gain)",
+          _bjorck("bjorck_fig2_depth", "mlp2", "mlp4")),
+    Claim("bjorck-gradients-grow-without-sn", BJORCK, "Fig 3 / Sec. 4",
+          "Without smoothing, the deeper network's actor gradients are large, growing and spiky; spectral "
+          "normalization bounds them (Sec. 3.4, 4).",
+          "largest actor gradient norm logged (training metrics), DrQ: modern > modern + SN",
+          _bjorck("bjorck_fig4_sn", "modern4", "modern4_sn", metric="train_actor_grad_norm", score="max",
+                  table="metrics")),
+    Claim("bjorck-sn-rescues-modern", BJORCK, "Fig 4",
+          "After smoothing with spectral normalization, deep modern heads train stably and perform well, "
+          "unlike without it (Sec. 5.1).",
+          "final return (crash rule), DrQ: modern + SN > modern, pooled over tasks",
+          _bjorck("bjorck_fig4_sn", "modern4_sn", "modern4")),
+    Claim("bjorck-modern-sn-beats-mlp", BJORCK, "Table 2",
+          "The modern network with spectral normalization outperforms DrQ's default MLP (Sec. 5.2, Table 2).",
+          "final return at the budget (crash rule), DrQ: modern + SN > MLP, pooled over tasks",
+          _bjorck("bjorck_table2", "modern4_sn", "mlp2")),
+    Claim("bjorck-drqv2-same-story", BJORCK, "Table 1",
+          "For DrQ-v2 too, the larger modern network is detrimental, but with spectral normalization it is "
+          "often beneficial (Sec. 5.3, Table 1).",
+          "final return, DrQ-v2: MLP > modern, and modern + SN > modern", _bjorck_table1),
+    Claim("bjorck-sn-helps-deep-mlp", BJORCK, "Appendix A",
+          "Spectral normalization also improves performance with the 4-hidden-layer MLP heads (Sec. 5.1, App. A).",
+          "final return, DrQ: MLP 4 layers + SN > MLP 4 layers", _bjorck("bjorck_appendix_a", "mlp4_sn", "mlp4")),
+)
+
+CLAIMS: dict[str, tuple[Claim, ...]] = {"ota2021": OTA_CLAIMS, "bjorck2021": BJORCK_CLAIMS}
 
 
 def all_claims(papers: Sequence[str] | None = None) -> tuple[Claim, ...]:

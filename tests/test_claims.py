@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 
@@ -354,8 +355,8 @@ def test_ota_ablation_claim_on_synthetic_runs(tmp_path):
 # ---- Ota's claims: structure at every profile ---------------------------------------------------------
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_every_ota_claim_builds_its_comparisons(profile):
-    for claim in claims.OTA_CLAIMS:
+def test_every_claim_builds_its_comparisons(profile):
+    for claim in claims.all_claims():
         comps = claim.comparisons(profile)
         assert isinstance(comps, tuple)
         for comp in comps:
@@ -370,15 +371,15 @@ def test_every_ota_claim_builds_its_comparisons(profile):
 
 
 @pytest.mark.parametrize("profile", ["quick", "paper"])
-def test_every_ota_claim_has_comparisons(profile):
-    assert all(claim.comparisons(profile) for claim in claims.OTA_CLAIMS)
+def test_every_claim_has_comparisons(profile):
+    assert all(claim.comparisons(profile) for claim in claims.all_claims())
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_ota_comparisons_never_put_one_run_on_both_sides(profile):
+def test_comparisons_never_put_one_run_on_both_sides(profile):
     """A run in both groups (or one label for both) compares a configuration with itself."""
     bad = []
-    for claim in claims.OTA_CLAIMS:
+    for claim in claims.all_claims():
         for comp in claim.comparisons(profile):
             shared = {c.run_id for c in comp.better.configs} & {c.run_id for c in comp.worse.configs}
             if shared or comp.better.label == comp.worse.label:
@@ -389,7 +390,10 @@ def test_ota_comparisons_never_put_one_run_on_both_sides(profile):
 def test_ota_claim_ids_are_unique_and_all_claims_lists_them():
     ids = [c.id for c in claims.OTA_CLAIMS]
     assert len(ids) == len(set(ids)) == 12
-    assert claims.all_claims() == claims.OTA_CLAIMS == claims.all_claims(["ota2021"])
+    assert claims.OTA_CLAIMS == claims.all_claims(["ota2021"])
+    assert claims.all_claims() == claims.OTA_CLAIMS + claims.BJORCK_CLAIMS
+    bjorck = [c.id for c in claims.BJORCK_CLAIMS]
+    assert len(bjorck) == len(set(bjorck) - set(ids)) == 7
     with pytest.raises(ConfigError) as info:
         claims.all_claims(["nope2099"])
     assert info.value.field_name == "papers"
@@ -447,3 +451,36 @@ def test_synthetic_runs_read_back_through_the_store(tmp_path):
     evals = load_sweep([cfg], tmp_path)
     assert evals["step"].tolist() == [0, 100, 200] and evals["value"].tolist() == [1.0, 2.0, 3.0]
     assert (evals["env"] == "Pendulum-v1").all() and (evals["seed"] == 0).all()
+
+
+# ---- Bjorck's claims ---------------------------------------------------------------------------------
+
+def _bjorck(cid):
+    return next(c for c in claims.BJORCK_CLAIMS if c.id == cid)
+
+
+def test_bjorck_claims_compare_the_papers_heads_on_their_grids():
+    sides = {c.id: [(comp.better.label, comp.worse.label) for comp in c.comparisons("paper")]
+             for c in claims.BJORCK_CLAIMS}
+    assert sides["bjorck-modern-heads-degrade"] == [("DRQ mlp2", "DRQ modern4")]
+    assert sides["bjorck-sn-rescues-modern"] == [("DRQ modern4_sn", "DRQ modern4")]
+    assert sides["bjorck-modern-sn-beats-mlp"] == [("DRQ modern4_sn", "DRQ mlp2")]
+    assert sides["bjorck-drqv2-same-story"] == [("DRQV2 mlp2", "DRQV2 modern4"), ("DRQV2 modern4_sn", "DRQV2 modern4")]
+    assert sides["bjorck-sn-helps-deep-mlp"] == [("DRQ mlp4_sn", "DRQ mlp4")]
+    table2 = _bjorck("bjorck-modern-sn-beats-mlp").comparisons("paper")[0]
+    assert len(table2.better.configs) == 150 and table2.score == "final"  # 15 tasks x 10 seeds, at 500k frames
+    assert {c.agent.critic.spectral_norm for c in table2.better.configs} == {True}
+
+
+def test_the_gradient_norm_claim_reads_the_training_metrics(tmp_path):
+    comp = _bjorck("bjorck-gradients-grow-without-sn").comparisons("smoke")[0]
+    assert (comp.metric, comp.score, comp.table) == ("train_actor_grad_norm", "max", "metrics")
+    wide, narrow = group("modern", 64), group("modern + SN", 32)
+    for g, peaks in ((wide, [50.0, 80.0, 65.0]), (narrow, [1.0, 1.2, 0.9])):
+        for cfg, peak in zip(g.configs, peaks):
+            store = write_run(tmp_path, cfg, [0.0, 1.0, 2.0])  # returns: no difference
+            store.write_rows("metrics", [store.row(step, "train_actor_grad_norm", v)
+                                         for step, v in zip((100, 200, 300), (peak / 3, peak, peak / 2))])
+    row = evaluate(dataclasses.replace(comp, better=wide, worse=narrow), tmp_path)
+    assert row["verdict"] == "supported" and row["effect"] == pytest.approx((50 + 80 + 65) / 3 - (1 + 1.2 + 0.9) / 3)
+    assert evaluate(Comparison(wide, narrow), tmp_path)["verdict"] == "inconclusive"  # on returns
