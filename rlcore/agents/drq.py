@@ -29,11 +29,10 @@ from torch import nn
 
 from ..config import AgentConfig
 from ..envs import ObsSpec
-from ..nets import PixelEncoder, Projection, build_trunk, random_shift
-from ..nets.encoders import orthogonal_init
+from ..nets import Projection, build_trunk, random_shift
 from ..replay import Batch
-from .base import Agent, UpdateResult, global_grad_norm, make_adam, make_target, requires_grad, soft_update
-from .drqv2 import pixel_observations
+from .base import UpdateResult, global_grad_norm, make_adam, make_target, requires_grad, soft_update
+from .pixel import PixelAgent
 from .sac import squashed_gaussian
 
 
@@ -54,19 +53,15 @@ class PixelGaussianActor(nn.Module):
         return squashed_gaussian(mean, log_std, deterministic)
 
 
-class DrQ(Agent):
+class DrQ(PixelAgent):
     def __init__(self, cfg: AgentConfig, spec: ObsSpec, action_dim: int, device: torch.device | str = "cpu",
                  env_id: str | None = None):
-        pixel_observations("drq", spec)
         super().__init__(cfg, spec, action_dim, device, env_id)
         own = cfg.drq
-        self.encoder = PixelEncoder(spec.shape, scale="unit").to(self.device)
+        self.build_encoder("unit")
         self.actor = PixelGaussianActor(cfg, self.encoder.repr_dim, action_dim).to(self.device)
-        self.critic_projection = Projection(self.encoder.repr_dim, own.feature_dim).to(self.device)
-        self.critic = build_trunk(cfg.critic, own.feature_dim + action_dim, 1, n=2).to(self.device)
-        if own.head_init == "orthogonal":
-            self.actor.head.apply(orthogonal_init)
-            self.critic.apply(orthogonal_init)
+        self.build_critic(own.feature_dim)
+        self.init_heads(own.head_init)
         self.encoder_target = make_target(self.encoder, cfg.sn_target)
         self.critic_projection_target = make_target(self.critic_projection, cfg.sn_target)
         self.critic_target = make_target(self.critic, cfg.sn_target)
@@ -88,30 +83,9 @@ class DrQ(Agent):
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.detach().exp()
 
-    def acting_modules(self) -> dict[str, nn.Module]:
-        return {"encoder": self.encoder, "actor": self.actor}
-
-    def observations(self, obs) -> torch.Tensor:
-        """uint8 frames stay uint8 until the encoder scales them."""
-        if isinstance(obs, torch.Tensor):
-            return obs.to(self.device)
-        return torch.as_tensor(np.asarray(obs), device=self.device)
-
     # ---- what the networks read -------------------------------------------------------------
-    def state_features(self, obs: torch.Tensor) -> torch.Tensor:
-        """h: the critic encoder's conv features (the actor reads them detached)."""
-        return self.encoder(self.observations(obs))
-
-    def critic_features(self, obs: torch.Tensor, action: torch.Tensor, z_s: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.state_features(obs) if z_s is None else z_s
-        return torch.cat([self.critic_projection(h), action], dim=-1)
-
     def target_state_features(self, obs: torch.Tensor) -> torch.Tensor:
         return self.encoder_target(self.observations(obs))
-
-    def target_q_values(self, h_next: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        z = torch.cat([self.critic_projection_target(h_next), action], dim=-1)
-        return self.critic_target(z).min(dim=0).values
 
     # ---- acting -----------------------------------------------------------------------------
     @torch.no_grad()

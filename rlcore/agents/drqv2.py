@@ -20,19 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import AgentConfig, ConfigError
+from ..config import AgentConfig
 from ..envs import ObsSpec
-from ..nets import PixelEncoder, Projection, build_trunk, random_shift
-from ..nets.encoders import orthogonal_init
+from ..nets import Projection, build_trunk, random_shift
 from ..replay import Batch
-from .base import Agent, UpdateResult, global_grad_norm, make_adam, make_target, requires_grad, soft_update
-
-
-def pixel_observations(algo: str, spec: ObsSpec) -> None:
-    if len(spec.shape) != 3 or spec.dtype != np.uint8:
-        raise ConfigError("env.id", spec, f"an environment with (channels, height, width) uint8 images for "
-                                          f"agent.algo={algo!r}, e.g. dmc:cartpole-swingup with env.kwargs "
-                                          '{"pixels": true}')
+from .base import UpdateResult, global_grad_norm, make_adam, make_target, requires_grad, soft_update
+from .pixel import PixelAgent
 
 
 def linear_schedule(start: float, end: float, steps: int, step: int) -> float:
@@ -53,19 +46,15 @@ class PixelActor(nn.Module):
         return torch.tanh(self.head(self.projection(h)))
 
 
-class DrQV2(Agent):
+class DrQV2(PixelAgent):
     def __init__(self, cfg: AgentConfig, spec: ObsSpec, action_dim: int, device: torch.device | str = "cpu",
                  env_id: str | None = None):
-        pixel_observations("drqv2", spec)
         super().__init__(cfg, spec, action_dim, device, env_id)
         own = cfg.drqv2
-        self.encoder = PixelEncoder(spec.shape, scale="centered").to(self.device)
+        self.build_encoder("centered")
         self.actor = PixelActor(cfg, self.encoder.repr_dim, action_dim).to(self.device)
-        self.critic_projection = Projection(self.encoder.repr_dim, own.feature_dim).to(self.device)
-        self.critic = build_trunk(cfg.critic, own.feature_dim + action_dim, 1, n=2).to(self.device)
-        if own.head_init == "orthogonal":  # DrQ-v2 initialises every Linear orthogonally, heads included
-            self.actor.head.apply(orthogonal_init)
-            self.critic.apply(orthogonal_init)
+        self.build_critic(own.feature_dim)
+        self.init_heads(own.head_init)
         self.critic_projection_target = make_target(self.critic_projection, cfg.sn_target)
         self.critic_target = make_target(self.critic, cfg.sn_target)
         self.modules.update(encoder=self.encoder, actor=self.actor, critic_projection=self.critic_projection,
@@ -81,25 +70,9 @@ class DrQV2(Agent):
         own = self.cfg.drqv2
         return linear_schedule(own.std_start, own.std_end, own.std_steps, step)
 
-    def acting_modules(self) -> dict[str, nn.Module]:
-        return {"encoder": self.encoder, "actor": self.actor}
-
-    # ---- what the networks read -------------------------------------------------------------
-    def state_features(self, obs: torch.Tensor) -> torch.Tensor:
-        """h: the encoder's features (the actor's and the critic's projections read them)."""
-        return self.encoder(obs)
-
-    def critic_features(self, obs: torch.Tensor, action: torch.Tensor, z_s: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.state_features(obs) if z_s is None else z_s
-        return torch.cat([self.critic_projection(h), action], dim=-1)
-
     def target_state_features(self, obs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return self.encoder(obs)  # no target encoder in DrQ-v2
-
-    def target_q_values(self, h_next: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        z = torch.cat([self.critic_projection_target(h_next), action], dim=-1)
-        return self.critic_target(z).min(dim=0).values
+            return self.state_features(obs)  # no target encoder in DrQ-v2
 
     def _smoothed(self, mu: torch.Tensor, std: float) -> torch.Tensor:
         clip = self.cfg.drqv2.std_clip
@@ -135,11 +108,6 @@ class DrQV2(Agent):
         self.updates += 1
         self.update_actor(b, h.detach(), result.metrics, grad_norms)
         return result
-
-    def observations(self, obs) -> torch.Tensor:
-        if isinstance(obs, torch.Tensor):
-            return obs.to(self.device)
-        return torch.as_tensor(np.asarray(obs), device=self.device)
 
     def update_critic(self, b: Batch, h: torch.Tensor, metrics: dict, grad_norms: bool) -> torch.Tensor:
         self.advance_target_spectral_norms()
