@@ -35,6 +35,7 @@ import torch
 from update_speed import OtherCpuLoad, Updater, build_agent, sampled_batches  # same directory
 
 from rlcore.config import RunConfig
+from rlcore.device import heap_allocator
 from rlcore.envs import env_spec_of, make_env
 from rlcore.experiments import get_experiment
 
@@ -51,11 +52,12 @@ def eval_steps_of(cfg: RunConfig, episode_steps: int) -> int:
     return (b.total_steps // b.eval_every + 1) * b.eval_episodes * episode_steps
 
 
-def time_updates(cfg: RunConfig, obs_dim: int, action_dim: int, iters: int, seed: int) -> tuple[float, float]:
-    """Median seconds per update (whole update, features step alone) for `cfg`'s agent."""
+def time_updates(cfg: RunConfig, obs, action_dim: int, iters: int, seed: int) -> tuple[float, float]:
+    """Median seconds per update (whole update, features step alone) for `cfg`'s agent (`obs`: the
+    flat observation size, or the ObsSpec of images)."""
     torch.manual_seed(seed)
-    agent, _ = build_agent(cfg.agent, obs_dim, action_dim, torch.device("cpu"), cfg.env.id)
-    batches = sampled_batches(obs_dim, action_dim, 4 * cfg.agent.batch_size, cfg.agent.batch_size, 8,
+    agent, _ = build_agent(cfg.agent, obs, action_dim, torch.device("cpu"), cfg.env.id)
+    batches = sampled_batches(obs, action_dim, 4 * cfg.agent.batch_size, cfg.agent.batch_size, 8,
                               torch.device("cpu"), np.random.default_rng(seed))
     updater = Updater(agent, batches, cfg.agent.td3.policy_delay if cfg.agent.algo == "td3" else 1,
                       torch.device("cpu"))
@@ -69,18 +71,22 @@ def time_env(cfg: RunConfig, steps: int, seed: int) -> tuple[float, int]:
     env = make_env(cfg.env)
     env.reset(seed=seed)
     env.action_space.seed(seed)
-    t0 = time.perf_counter()
+    t0, first_episode, length = time.perf_counter(), None, 0
     for _ in range(steps):
         _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        length += 1
         if terminated or truncated:
+            first_episode = first_episode or (length if truncated else None)  # a time limit, in agent steps
             env.reset()
+            length = 0
     per_step = (time.perf_counter() - t0) / steps
-    limit = cfg.env.max_episode_steps or (env.spec.max_episode_steps if env.spec else 1000) or 1000
+    limit = first_episode or cfg.env.max_episode_steps or (env.spec.max_episode_steps if env.spec else 1000) or 1000
     env.close()
     return per_step, limit
 
 
 def main(argv=None) -> None:
+    heap_allocator()  # as every training run does (large blocks stay in glibc's heap)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--experiment", required=True)
     p.add_argument("--profile", default="quick")
@@ -105,8 +111,8 @@ def main(argv=None) -> None:
             env_times[env_id] = time_env(cfg, args.env_steps, args.seed)
         env_s, episode_steps = env_times[env_id]
         obs_spec, action_dim = env_spec_of(cfg.env)
-        obs_dim = int(np.prod(obs_spec.shape))
-        update_s, feat_s = time_updates(cfg, obs_dim, action_dim, args.iters, args.seed)
+        obs = obs_spec if cfg.agent.pixels else int(np.prod(obs_spec.shape))
+        update_s, feat_s = time_updates(cfg, obs, action_dim, args.iters, args.seed)
         hours = defaultdict(float)
         for c in cfgs:
             apex = c.collect.mode == "apex"
@@ -121,6 +127,7 @@ def main(argv=None) -> None:
         for k, v in hours.items():
             totals[k] += v
         label = (f"{agent.algo} {agent.critic.kind} {agent.critic.depth}x{agent.critic.width}"
+                 + (" + SN" if agent.critic.spectral_norm else "")
                  + (f" + OFENet {agent.ofenet.total_units}/{agent.ofenet.layers}L" if agent.ofenet.enabled else ""))
         rows.append([env_id, label, str(len(cfgs)), f"{update_s * 1e3:.1f}", f"{env_s * 1e3:.2f}",
                      f"{hours['updates']:.2f}", f"{hours['env']:.2f}", f"{hours['workers']:.2f}"])

@@ -61,22 +61,37 @@ from rlcore.agents import make_agent
 from rlcore.config import AgentConfig, NetConfig
 from rlcore.envs import ObsSpec
 from rlcore.experiments import ota_ours_agent
-from rlcore.replay import ReplayBuffer
+from rlcore.replay import Batch, ReplayBuffer
 
 
 # ---- the only calls into rlcore's agent / replay API (adapt these when it changes) ---------------
-def build_agent(cfg: AgentConfig, obs_dim: int, action_dim: int, device: torch.device,
+def _spec(obs: int | ObsSpec) -> ObsSpec:
+    return obs if isinstance(obs, ObsSpec) else ObsSpec.flat(obs)
+
+
+def build_agent(cfg: AgentConfig, obs: int | ObsSpec, action_dim: int, device: torch.device,
                 env_id: str | None) -> tuple[object, int]:
-    """The agent for `cfg`, and its trainable parameters (actor + critics (+ OFENet), no targets)."""
-    agent = make_agent(cfg, ObsSpec.flat(obs_dim), action_dim, device, env_id=env_id)
-    modules = [agent.actor, agent.critic] + ([agent.extractor] if agent.learns_features else [])
+    """The agent for `cfg` (`obs`: a flat observation size, or the ObsSpec of images), and its
+    trainable parameters (actor + critics (+ OFENet, + a pixel encoder), no targets)."""
+    agent = make_agent(cfg, _spec(obs), action_dim, device, env_id=env_id)
+    modules = ([agent.actor, agent.critic] + ([agent.extractor] if agent.learns_features else [])
+               + ([agent.encoder, agent.critic_projection] if cfg.pixels else []))
     return agent, sum(p.numel() for m in modules for p in m.parameters())
 
 
-def sampled_batches(obs_dim: int, action_dim: int, replay_size: int, batch_size: int, pool: int,
+def sampled_batches(obs: int | ObsSpec, action_dim: int, replay_size: int, batch_size: int, pool: int,
                     device: torch.device, rng: np.random.Generator) -> list:
-    """`pool` batches sampled from a ReplayBuffer filled with `replay_size` random transitions."""
-    replay = ReplayBuffer(ObsSpec.flat(obs_dim), action_dim, replay_size, device)
+    """`pool` batches sampled from a ReplayBuffer filled with `replay_size` random transitions
+    (images: random uint8 stacks drawn directly, which an update cannot tell apart)."""
+    spec = _spec(obs)
+    if len(spec.shape) == 3:
+        frames = lambda: torch.as_tensor(rng.integers(0, 256, (batch_size, *spec.shape), dtype=np.uint8), device=device)
+        vector = lambda *shape: torch.as_tensor(rng.uniform(-1, 1, shape), dtype=torch.float32, device=device)
+        return [Batch(obs=frames(), action=vector(batch_size, action_dim), reward=vector(batch_size, 1),
+                      next_obs=frames(), discount=torch.full((batch_size, 1), 0.99, device=device))
+                for _ in range(pool)]
+    obs_dim = spec.flat_dim
+    replay = ReplayBuffer(spec, action_dim, replay_size, device)
     replay.add(rng.standard_normal((replay_size, obs_dim)), rng.uniform(-1, 1, (replay_size, action_dim)),
                rng.standard_normal(replay_size), rng.standard_normal((replay_size, obs_dim)),
                rng.random(replay_size) < 0.01)

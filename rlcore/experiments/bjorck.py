@@ -82,15 +82,18 @@ def pixel_agent(algo: str = "drqv2", heads: str = "mlp2", width: int = HEAD_WIDT
 # Scale per profile. paper: the text's (Sec. 4: 15 tasks, 10 seeds, 500k frames, 84x84, action repeat
 # 2; each agent's own batch, DrQ 512). quick and smoke depart from it, and every figure says how:
 #   quick: one task (cartpole swingup; Table 1: its one easy sparse task), action repeat 8 (PlaNet's for
-#          cartpole), 2 seeds, 84x84 frames, a batch of 128, sized from measured update times
-#          (`benchmarks/pixel_speed.py`);
+#          cartpole), 2 seeds, 84x84 frames, 50k frames, a batch of 64. Sized from measured update
+#          times (`benchmarks/sweep_cost.py --experiment bjorck_fig4_sn --profile quick`): a DrQ update
+#          with 1024-wide heads at batch 128 takes 1.0-1.2 s on an idle core (2-4 s loaded), so 5,250
+#          of them at 64 are ~0.9 CPU hours a run; Fig 3 + Fig 4 (mlp2, modern4, modern4_sn x 2 seeds)
+#          ~5.5 CPU hours, Table 1 (DrQ-v2, 3 heads x 2 seeds, an update every 2 steps) ~1.2;
 #   smoke: the pipeline only: 32x32 frames, 200 agent steps, a batch of 32.
 # `shadow_size` lowers the software-GL shadow map outside `paper` (images identical on cartpole).
 BJORCK = {
     "paper": dict(tasks=None, seeds=tuple(range(10)), frames=500_000, image=84, action_repeat=None, batch_size=None,
                   warmup_steps=None, eval_every_frames=10_000, shadow_size=None),
     "quick": dict(tasks=("dmc:cartpole-swingup",), table1_tasks=("dmc:cartpole-balance_sparse",), seeds=(0, 1),
-                  frames=50_000, image=84, action_repeat=8, batch_size=128, warmup_steps=1_000,
+                  frames=50_000, image=84, action_repeat=8, batch_size=64, warmup_steps=1_000,
                   eval_every_frames=10_000, shadow_size=256),
     "smoke": dict(tasks=("dmc:cartpole-swingup",), table1_tasks=("dmc:cartpole-balance_sparse",), seeds=(0,),
                   frames=400, image=32, action_repeat=2, batch_size=None, warmup_steps=None,
