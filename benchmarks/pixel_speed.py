@@ -19,8 +19,9 @@ Sections (`--sections`, default all; each prints one table, with pandas):
               de-duplication, and the tasks' state vectors.
   d  table3   Bjorck et al. 2021, Table 3 (train time / memory at batch 512, act time / memory at
               batch 1) measured for the DrQ agent ("the SAC-based agent of Kostrikov et al. [35]")
-              with the mlp2 / mlp4 / modern2 / modern4 heads, each head in a fresh subprocess,
-              printed beside the published Tesla V100 numbers. Memory: on CUDA
+              with the mlp2 / mlp4 / modern2 / modern4 heads by `rlcore.analysis.cost.measure_cost`
+              (each head in a fresh subprocess; the median of the timed cycles), printed beside the
+              published Tesla V100 numbers. Memory: on CUDA
               torch.cuda.max_memory_allocated (everything PyTorch allocated: weights, Adam state,
               batch, activations); on CPU the peak resident set size (VmHWM, reset through
               /proc/self/clear_refs) minus the process's RSS before the agent was built: the same
@@ -49,12 +50,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import json
 import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 
@@ -67,14 +66,16 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from rlcore.agents import make_agent  # noqa: E402
+from rlcore.analysis.cost import (PIXELS, MeasurementFailed, UpdateCycle, build_agent, measure_cost,  # noqa: E402
+                                  random_batch, update_period)
 from rlcore.envs import ObsSpec, make_env, pixel_env  # noqa: E402
 from rlcore.experiments import HEAD_PRESETS, pixel_agent  # noqa: E402
 from rlcore.nets import PixelEncoder  # noqa: E402
-from rlcore.replay import Batch, replay_bytes  # noqa: E402
+from rlcore.replay import replay_bytes  # noqa: E402
 from update_speed import OtherCpuLoad, device_name  # noqa: E402
 
-PIXELS = ObsSpec((9, 84, 84), np.dtype(np.uint8), 3)  # 3 stacked 84 x 84 RGB frames
+# PIXELS: 3 stacked 84 x 84 RGB frames (rlcore.analysis.cost); random_batch: random uint8 pixels.
+build = build_agent  # (algo, heads, batch, action_dim, device, seed=0, spec=PIXELS, **overrides)
 SECTIONS = {"a": "env", "b": "update", "c": "replay", "d": "table3", "e": "flops"}
 ALGOS = ("drq", "drqv2")
 VIEWS = {"drq": 2, "drqv2": 1}  # shifted views per batch that each conv call sees (DrQ's K = M = 2)
@@ -186,37 +187,9 @@ def section_env(args) -> None:
 
 
 # ---- b / e: updates -----------------------------------------------------------------------------
-def random_batch(size: int, action_dim: int, device: torch.device, seed: int = 0, spec: ObsSpec = PIXELS) -> Batch:
-    g = torch.Generator(device=device).manual_seed(seed)
-    pixels = lambda: torch.randint(0, 256, (size, *spec.shape), dtype=torch.uint8, device=device, generator=g)  # noqa: E731
-    return Batch(obs=pixels(), action=torch.rand(size, action_dim, device=device, generator=g) * 2 - 1,
-                 reward=torch.randn(size, 1, device=device, generator=g), next_obs=pixels(),
-                 discount=torch.full((size, 1), 0.99, device=device))
-
-
-def build(algo: str, heads: str, batch: int, action_dim: int, device: torch.device, seed: int = 0,
-          spec: ObsSpec = PIXELS, **overrides):
-    torch.manual_seed(seed)
-    return make_agent(pixel_agent(algo, heads, batch_size=batch, **overrides), spec, action_dim, device)
-
-
-def cycle_length(agent) -> int:
-    """Updates until the update pattern repeats (DrQ: actor and target every 2nd update)."""
-    own = getattr(agent.cfg, "drq", None)
-    if agent.cfg.algo == "drq" and own is not None:
-        return int(np.lcm(own.actor_update_every, own.target_update_every))
-    return 1
-
-
-class Updater:
-    def __init__(self, agent, batch: Batch, device: torch.device):
-        self.agent, self.batch, self.device, self.step = agent, batch, device, 0
-        self.period = cycle_length(agent)
-
-    def cycle(self) -> None:
-        for _ in range(self.period):
-            self.agent.update(self.batch, self.step)
-            self.step += 1
+class Updater(UpdateCycle):
+    """`rlcore.analysis.cost.UpdateCycle` (whole cycles of `update_period` updates on one batch) that
+    also counts page faults and kernel time, and FLOPs."""
 
     def timed_cycle(self) -> tuple[float, int, float]:
         """Seconds, minor page faults and kernel seconds per update over one cycle."""
@@ -414,111 +387,38 @@ def section_replay(args) -> None:
 
 
 # ---- d: Table 3 ---------------------------------------------------------------------------------
-def rss_bytes(field: str = "VmRSS") -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak(device: torch.device) -> bool:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        return True
-    try:
-        with open("/proc/self/clear_refs", "w") as f:  # "5": reset the peak RSS (Linux >= 4.0)
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_bytes(device: torch.device, base: int) -> int | None:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device)
-    hwm = rss_bytes("VmHWM")
-    return None if hwm is None else hwm - base
-
-
-def warm_process(heads: str, action_dim: int, device: torch.device) -> None:
-    """Before the memory baseline: a tiny DrQ agent (24 x 24 frames, width 32) acts and updates, so
-    that the libraries' code pages, the thread pools and the CUDA context are resident and not
-    counted as the real agent's memory; its own tensors are freed again."""
-    tiny = ObsSpec((9, 24, 24), np.dtype(np.uint8), 3)
-    agent = build("drq", heads, 4, action_dim, device, spec=tiny, width=32)
-    agent.act_batch(np.zeros((1, *tiny.shape), dtype=np.uint8), 0, True)
-    updater = Updater(agent, random_batch(4, action_dim, device, spec=tiny), device)
-    updater.cycle()
-    del agent, updater
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.empty_cache()
-
-
-def table3_worker(spec: dict) -> dict:
-    """One head on one device, in its own process: act at batch 1, then train at `batch`."""
-    if spec["threads"]:
-        torch.set_num_threads(spec["threads"])
-    if spec["mallopt"]:
-        heap_malloc()
-    device = torch.device(spec["device"])
-    warm_process(spec["heads"], spec["action_dim"], device)
-    base = rss_bytes() or 0
-    agent = build("drq", spec["heads"], spec["batch"], spec["action_dim"], device)
-    acting = sum(p.numel() * p.element_size() for m in agent.acting_modules().values() for p in m.parameters())
-    weights = sum(p.numel() * p.element_size() for m in agent.modules.values() for p in m.parameters())
-    obs = np.random.default_rng(0).integers(0, 256, (1, *PIXELS.shape), dtype=np.uint8)
-    exact = reset_peak(device)
-    for i in range(5):
-        agent.act_batch(obs, i, True)
-    act = []
-    for i in range(spec["act_iters"]):
-        t0 = time.perf_counter()
-        agent.act_batch(obs, i, True)  # returns numpy: synchronizes
-        act.append(time.perf_counter() - t0)
-    act_mem = peak_bytes(device, base)
-    updater = Updater(agent, random_batch(spec["batch"], spec["action_dim"], device), device)
-    exact = reset_peak(device) and exact
-    for _ in range(spec["warmup"]):
-        updater.cycle()
-    train = [updater.timed_cycle()[0] for _ in range(spec["iters"])]
-    return {"act_ms": 1e3 * statistics.median(act), "act_mem": act_mem, "train_ms": 1e3 * statistics.median(train),
-            "train_mem": peak_bytes(device, base), "n_train": len(train) * updater.period, "n_act": len(act),
-            "weights": weights, "acting_weights": acting, "peak_reset": exact}
-
-
 def section_table3(args, devices: list[torch.device]) -> None:
     rows = []
+    period = update_period(pixel_agent("drq", "mlp2"))  # --warmup / --table3-iters count DrQ's 2-update cycles
     for device in devices:
         gpu = device.type == "cuda"
+        warmup = args.warmup if args.warmup is not None else (10 if gpu else 1)
+        cycles = args.table3_iters or (50 if gpu else 1)
         for heads in args.table3_heads:
-            spec = {"device": device.type, "heads": heads, "batch": args.table3_batch, "action_dim": args.action_dim,
-                    "threads": args.threads, "mallopt": args.mallopt, "warmup": args.warmup if args.warmup is not None else (10 if gpu else 1),
-                    "iters": args.table3_iters or (50 if gpu else 1), "act_iters": 200 if gpu else 50}
             load = OtherCpuLoad()
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--table3-worker", json.dumps(spec)],
-                                  capture_output=True, text=True)
-            other = load.share()
-            if proc.returncode != 0:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                rows.append({"device": device.type, "heads": heads, "train ms": f"failed (rc {proc.returncode})"})
+            try:
+                frame = measure_cost([heads], "drq", device.type, batch_size=args.table3_batch, iterations=cycles * period,
+                                     warmup=warmup * period, act_iterations=200 if gpu else 50, runs=1,
+                                     action_dim=args.action_dim, threads=args.threads, heap_malloc=args.mallopt,
+                                     time_statistic="median")
+            except MeasurementFailed as err:
+                print(err.stderr[-3000:], file=sys.stderr)
+                rows.append({"device": device.type, "heads": heads, "train ms": f"failed (rc {err.returncode})"})
                 continue
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            mem_note = "" if r["peak_reset"] else " (peak not reset)"
+            other = load.share()
+            r = frame.set_index("metric")["value"]
+            first = frame.iloc[0]
+            mem_note = "" if first["peak_reset"] else " (peak not reset)"
+            nan = lambda v: None if pd.isna(v) else float(v)  # noqa: E731
             rows.append({"device": device.type, "heads": heads,
-                         "train ms": fmt(r["train_ms"]), "V100 train ms": published(heads, "train_ms"),
-                         "train mem GB": fmt(None if r["train_mem"] is None else r["train_mem"] / 1e9, 2) + mem_note,
+                         "train ms": fmt(r["train_time"]), "V100 train ms": published(heads, "train_ms"),
+                         "train mem GB": fmt(nan(r["train_mem"]), 2) + mem_note,
                          "V100 train mem GB": published(heads, "train_mem_gb"),
-                         "act ms": fmt(r["act_ms"], 2), "V100 act ms": published(heads, "act_ms"),
-                         "act mem MB": fmt(None if r["act_mem"] is None else r["act_mem"] / 1e6, 1) + mem_note,
+                         "act ms": fmt(r["act_time"], 2), "V100 act ms": published(heads, "act_ms"),
+                         "act mem MB": fmt(nan(r["act_mem"]), 1) + mem_note,
                          "V100 act mem MB": published(heads, "act_mem_mb"),
-                         "weights MB (acting)": f"{r['weights'] / 1e6:.1f} ({r['acting_weights'] / 1e6:.1f})",
-                         "n train/act": f"{r['n_train']}/{r['n_act']}",
+                         "weights MB (acting)": f"{r['weights']:.1f} ({r['acting_weights']:.1f})",
+                         "n train/act": f"{first['iterations']}/{first['act_iterations']}",
                          "% CPU other": "?" if other is None else f"{100 * other:.0f}"})
             print(f"  done table3 {device.type} {heads}", file=sys.stderr, flush=True)
     cpu_mem = ("CPU memory: peak RSS (VmHWM after a reset) minus the RSS before the agent was built, in a fresh "
@@ -562,7 +462,6 @@ def parse_args(argv=None) -> argparse.Namespace:
              "MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<huge>): no page faults for re-allocated pixel tensors")
     add("--profile", action="store_true", help="b: torch.profiler breakdown of the first DrQ row's update")
     add("--seed", type=int, default=0)
-    add("--table3-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.sections = [{v: k for k, v in SECTIONS.items()}.get(s, s) for s in args.sections]
     if args.devices is None:
@@ -574,9 +473,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.table3_worker:
-        print(json.dumps(table3_worker(json.loads(args.table3_worker))))
-        return
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.mallopt and not heap_malloc():

@@ -218,3 +218,116 @@ def crash_counts(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     runs = frame.drop_duplicates("run")
     out = runs.groupby(list(by))["state"].agg(runs="count", crashed=lambda s: int((s == "crashed").sum()))
     return out.reset_index()
+
+
+# ---- Bjorck et al.'s final scores: the crash rule first, then each seed's last evaluation ---------------
+
+COUNTED_STATES = ("finished", "crashed")  # runs that ended; a run still going or one that failed does not count
+
+
+def head_preset(cfg: Any) -> str:
+    """The head preset a pixel agent's config runs, in Bjorck et al.'s names (`experiments.HEAD_PRESETS`):
+    the critic's kind and depth, `_sn` with spectral normalization ("mlp2", "modern4", "modern4_sn",
+    "mlp4_sn"). Read from the critic: the modern presets' actor has 2 blocks whatever the critic has."""
+    critic = cfg.agent.critic
+    return f"{critic.kind}{critic.depth}" + ("_sn" if critic.spectral_norm else "")
+
+
+def crash_ruled(frame: pd.DataFrame, configs: Sequence[Any], metric: str = "eval_return") -> pd.DataFrame:
+    """The runs that ended (`COUNTED_STATES`), with Bjorck et al.'s crash rule applied (`carry_crashed`):
+    a crashed run keeps its last evaluation at every later step of its budget. Needs the "state"
+    column (`load_sweep(..., config_columns=[...])`)."""
+    if "state" not in frame.columns:
+        raise ConfigError("frame", "rows without a state column", "rows loaded with config_columns (they carry each run's state)")
+    return carry_crashed(frame[frame["state"].isin(COUNTED_STATES)], configs, metric)
+
+
+def final_scores(frame: pd.DataFrame, configs: Sequence[Any], by: Sequence[str],
+                 metric: str = "eval_return") -> pd.DataFrame:
+    """Bjorck et al.'s score of a run: its last evaluation once the crash rule is applied (Sec. 3.1:
+    "if learning crashes before 500,000 steps ... we report the performance before the crash"), so
+    a crashed run scores its last evaluation before the crash, read at its budget's last step.
+    Only runs that ended count (`crash_ruled`). One row per seed and group: *by, seed, score, step
+    (always the budget's last evaluation step), crashed (whether that run crashed)."""
+    ruled = crash_ruled(frame, configs, metric)
+    scores = seed_scores(ruled, by, metric, score="final")
+    crashed = set(ruled.loc[ruled["state"] == "crashed", [*by, "seed"]].itertuples(index=False, name=None))
+    return scores.assign(crashed=[key in crashed for key in scores[[*by, "seed"]].itertuples(index=False, name=None)])
+
+
+def score_summary(scores: pd.DataFrame, by: Sequence[str], value: str = "score",
+                  confidence: float = stats.DEFAULT_CONFIDENCE, reps: int = stats.DEFAULT_REPS,
+                  seed: int = 0) -> pd.DataFrame:
+    """Per group, what the papers print of per-seed scores (e.g. `final_scores`): mean, std (sample
+    standard deviation over seeds, ddof 1; 0 for one seed), sem (std / sqrt(n), Bjorck Figs 1-2's
+    "one standard error"), the `confidence` stratified-bootstrap CI of the mean (ci_low, ci_high;
+    zero width for one seed), n (seeds) and, when the scores have a "crashed" column, crashed
+    (how many of those seeds crashed)."""
+    columns = [*by, "mean", "std", "sem", "ci_low", "ci_high", "n", *(["crashed"] if "crashed" in scores else [])]
+    rows = []
+    for key, group in scores.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        values = group[value].to_numpy(dtype=float)
+        n = len(values)
+        std = float(np.std(values, ddof=1)) if n > 1 else 0.0
+        ci = stats.interval_estimates({"g": values[:, None]}, ("mean",), reps, confidence, seed).iloc[0]
+        row = dict(zip(by, key), mean=float(values.mean()), std=std, sem=std / np.sqrt(n),
+                   ci_low=ci["ci_low"], ci_high=ci["ci_high"], n=n)
+        if "crashed" in scores:
+            row["crashed"] = int(group["crashed"].sum())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ---- Bjorck Fig 3: the logged critic loss on eq. 2's scale ----------------------------------------------
+
+def squared_td_error(frame: pd.DataFrame, configs: Sequence[Any], metric: str = "train_critic_loss",
+                     name: str = "squared_td_error") -> pd.DataFrame:
+    """The rows of the logged critic loss (`metric`, metrics.csv) of the runs in `configs`, rescaled
+    to the mean squared TD error (Q - y)^2 that Bjorck et al.'s eq. 2 takes the expectation of, and
+    renamed `name`. A run logs the batch mean of its training loss averaged over the updates of a
+    log window: with `critic_loss="mse"` that loss is the sum over the twin Q heads (and, for DrQ,
+    over its M = `agent.drq.loss_augmentations` shifts of s) of 1/2 (Q - y)^2, so it is divided by
+    2 x M / 2 = M (DrQ) or 2 / 2 = 1 (the others). Each batch is drawn from the replay buffer, so
+    the value estimates eq. 2's expectation over the buffer at that point of training (on the
+    sampled batches, each before its own update, and DrQ's y averages K shifts of s'). A run with
+    the Huber loss has no such reading: ConfigError."""
+    by_id = {c.run_id: c for c in configs}
+    rows = frame[(frame["metric"] == metric) & frame["run"].isin(list(by_id))].copy()
+    divisor = {}
+    for run in rows["run"].unique():
+        agent = by_id[run].agent
+        if agent.critic_loss != "mse":
+            raise ConfigError("critic_loss", agent.critic_loss, "'mse' (a Huber loss is not eq. 2's squared residual)")
+        shifts = agent.drq.loss_augmentations if agent.algo == "drq" else 1
+        divisor[run] = 2 * shifts / 2  # twin Q heads x shifts, times the loss's 1/2
+    rows["value"] = rows["value"] / rows["run"].map(divisor)
+    rows["metric"] = name
+    return rows.reset_index(drop=True)
+
+
+def dynamics_summary(frame: pd.DataFrame, by: Sequence[str], x: str = "frames", share: float = 0.25) -> pd.DataFrame:
+    """Bjorck Fig 3's statements in numbers, per group and metric of per-seed curves (rows: *by, seed,
+    x, metric, value): early = the mean over seeds of each seed's mean over the first `share` of the
+    metric's x range, late = the same over the last `share` (the same frames for every seed), peak =
+    the mean over seeds of each seed's maximum, seeds = how many. "The losses initially start on the
+    same scale, but the modern network later has losses that increase dramatically" reads as early
+    alike, late and peak higher."""
+    if not 0 < share <= 1:
+        raise ConfigError("share", share, "a number in (0, 1]")
+    columns = [*by, "metric", "early", "late", "peak", "seeds"]
+    parts = []
+    for metric, rows in frame.groupby("metric", sort=True):
+        lo, hi = rows[x].min(), rows[x].max()
+        span = share * (hi - lo)
+        per_seed = rows.groupby([*by, "seed"])
+        seeds = pd.DataFrame({
+            "early": rows[rows[x] <= lo + span].groupby([*by, "seed"])["value"].mean(),
+            "late": rows[rows[x] >= hi - span].groupby([*by, "seed"])["value"].mean(),
+            "peak": per_seed["value"].max()}).reset_index()
+        out = seeds.groupby(list(by)).agg(early=("early", "mean"), late=("late", "mean"), peak=("peak", "mean"),
+                                          seeds=("peak", "count")).reset_index()
+        parts.append(out.assign(metric=metric))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]

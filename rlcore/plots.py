@@ -371,3 +371,207 @@ def performance_profiles(profile: pd.DataFrame, title: str, xlabel: str = "norma
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     return fig
+
+
+# ---- per-task panels (Bjorck et al. 2021: 15 DMC tasks, one panel or one row each) ---------------------
+
+def _crash_note(crashes: pd.DataFrame | None, task_col: str, task, hue: str) -> str:
+    if crashes is None or crashes.empty:
+        return ""
+    rows = crashes[crashes[task_col] == task]
+    return ", ".join(f"{r[hue]} {int(r['crashed'])}/{int(r['runs'])}" for _, r in rows.iterrows())
+
+
+def task_learning_curves(curves: pd.DataFrame, hue: str, title: str, task: str = "task",
+                         hue_label: str | None = None, tasks: Sequence | None = None,
+                         crashes: pd.DataFrame | None = None, reference: dict | None = None, ncols: int = 5,
+                         xlabel: str = "environment frames", ylabel: str = "average return") -> plt.Figure:
+    """One `learning_curves` panel per task (Bjorck Fig 4), one line per value of `hue`: `curves` from
+    `aggregate.curves(frame, by=[task, hue], x="frames")`, the seed mean with its band. `tasks` sets
+    the panels' order (default: as they come). `crashes` (`aggregate.crash_counts(frame, [task, hue])`)
+    puts "crashed runs / runs" per line in each panel's title; `reference`: task -> {label: value},
+    published numbers drawn as dashed lines in that task's panel."""
+    tasks = list(tasks) if tasks is not None else list(dict.fromkeys(curves[task]))
+    tasks = [t for t in tasks if t in set(curves[task])] or tasks[:1]
+    ncols = max(1, min(ncols, len(tasks)))
+    nrows = -(-len(tasks) // ncols)
+    # at least 7.5 x 4 inches: a figure of one task still leaves room for a long footer
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.5, 3.6 * ncols), max(4.0, 2.9 * nrows + 0.6)), squeeze=False)
+    for ax, name in zip(axes.flat, tasks):
+        rows = curves[curves[task] == name]
+        if rows.empty:
+            ax.axis("off")
+            continue
+        note = _crash_note(crashes, task, name, hue)
+        learning_curves(rows, hue=hue, hue_label=hue_label, ylabel=ylabel, ax=ax, title=str(name),
+                        reference=(reference or {}).get(name))
+        if note:
+            ax.set_title(f"{name}\ncrashed/runs: {note}", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="best")
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def task_intervals(summary: pd.DataFrame, hue: str, title: str, task: str = "task", tasks: Sequence | None = None,
+                   reference: pd.DataFrame | None = None, reference_label: str = "published",
+                   xlabel: str = "final return", interval: str = "95 % bootstrap CI") -> plt.Figure:
+    """Per task (one row each, Bjorck Figs 1-2), each value of `hue`'s seed mean as a point with its
+    interval as a bar: `summary` from `aggregate.score_summary(scores, [task, hue])` (mean, ci_low,
+    ci_high, n, optionally crashed), the seed count and crashes written beside each bar.
+    `reference`: rows (task, hue, value) of published numbers, drawn as open diamonds."""
+    tasks = list(tasks) if tasks is not None else list(dict.fromkeys(summary[task]))
+    tasks = [t for t in tasks if t in set(summary[task])] or tasks
+    levels = list(dict.fromkeys(summary[hue]))
+    colors = dict(zip(levels, sns.color_palette("viridis", max(1, len(levels)))))
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * max(1, len(tasks)) * max(1, len(levels)) + 2.6))
+    span = 0.8 / max(1, len(levels))
+    published_drawn = False
+    for i, name in enumerate(tasks):
+        for j, level in enumerate(levels):
+            y = i - 0.4 + span * (j + 0.5)
+            row = summary[(summary[task] == name) & (summary[hue] == level)]
+            if len(row):
+                r = row.iloc[0]
+                ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colors[level], lw=4, alpha=0.55,
+                        solid_capstyle="butt")
+                ax.plot([r["mean"]], [y], "o", color=colors[level], ms=4, mec="k", mew=0.5)
+                crashed = f", {int(r['crashed'])} crashed" if "crashed" in r and pd.notna(r["crashed"]) else ""
+                ax.annotate(f"n={int(r['n'])}{crashed}", (r["ci_high"], y), xytext=(4, 0), textcoords="offset points",
+                            fontsize=6, va="center", color="0.3")
+            if reference is not None and len(reference):
+                ref = reference[(reference[task] == name) & (reference[hue] == level)]
+                if len(ref):
+                    ax.plot([float(ref["value"].iloc[0])], [y], "D", mfc="none", mec=colors[level], ms=6, mew=1.2)
+                    published_drawn = True
+    ax.set_yticks(range(len(tasks)))
+    ax.set_yticklabels([str(t) for t in tasks], fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.margins(x=0.12)  # room for the "n=..." notes, and zero-width intervals off the frame
+    ax.set_ylim(len(tasks) - 0.5, -0.5)  # the first task on top
+    ax.grid(axis="y", visible=False)
+    for i in range(1, len(tasks)):
+        ax.axhline(i - 0.5, color="0.85", lw=0.8)
+    handles = [plt.Line2D([], [], color=colors[lv], lw=4, alpha=0.55, marker="o", mfc=colors[lv], mec="k",
+                          label=f"{hue}={lv}") for lv in levels]
+    if published_drawn:
+        handles.append(plt.Line2D([], [], ls="none", marker="D", mfc="none", mec="0.3", label=reference_label))
+    ax.legend(handles=handles, fontsize=7, loc="best")
+    ax.set_xlabel(f"{xlabel} (seed mean, bar: {interval})", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def departures(sweep, paper) -> str:
+    """What a reduced grid changes from the paper's, for a figure's footer: `sweep` and `paper` are the
+    same experiment (`rlcore.experiments.Sweep`) at a profile and at "paper". Compares the tasks,
+    seeds and frames (axes) and, on the first config of each, frame size, action repeat, episode cap,
+    batch, warm-up, replay, evaluation episodes and the shadow map. Empty when nothing differs."""
+    out = []
+    ours_tasks, paper_tasks = sweep.axes.get("task", ()), paper.axes.get("task", ())
+    if tuple(ours_tasks) != tuple(paper_tasks):
+        out.append(f"{len(ours_tasks)} task{'s' if len(ours_tasks) != 1 else ''} of the paper's {len(paper_tasks)}")
+    if tuple(sweep.axes.get("seed", ())) != tuple(paper.axes.get("seed", ())):
+        out.append(f"{len(sweep.axes['seed'])} seed{'s' if len(sweep.axes['seed']) != 1 else ''} "
+                   f"(paper {len(paper.axes['seed'])})")
+    if sweep.axes.get("frames") != paper.axes.get("frames"):
+        out.append(f"{sweep.axes['frames']:,} frames (paper {paper.axes['frames']:,})")
+    a, p = sweep.configs[0], paper.configs[0]
+    ka, kp = a.env.kwargs_dict, p.env.kwargs_dict
+    if (ka.get("height"), ka.get("width")) != (kp.get("height"), kp.get("width")):
+        out.append(f"{ka.get('height')}x{ka.get('width')} frames (paper {kp.get('height')}x{kp.get('width')})")
+    if a.env.action_repeat != p.env.action_repeat:
+        out.append(f"action repeat {a.env.action_repeat} (paper {p.env.action_repeat})")
+    if a.env.max_episode_steps != p.env.max_episode_steps:
+        out.append(f"episodes capped at {a.env.max_episode_steps:,} frames (paper: the suite's 1,000)")
+    if a.agent.batch_size != p.agent.batch_size:
+        out.append(f"batch {a.agent.batch_size} (paper {p.agent.batch_size})")
+    for name, label in (("warmup_steps", "warm-up"), ("replay_size", "replay"), ("eval_episodes", "eval episodes")):
+        if getattr(a.budget, name) != getattr(p.budget, name):
+            out.append(f"{label} {getattr(a.budget, name):,} (paper {getattr(p.budget, name):,})")
+    if "shadow_size" in ka and ka.get("shadow_size") != kp.get("shadow_size"):
+        out.append(f"shadow map {ka['shadow_size']} px (rendering only)")
+    return "; ".join(out)
+
+
+# ---- Bjorck Fig 3 (training dynamics) and Table 3 (what the heads cost) ---------------------------------
+
+def training_dynamics(frame: pd.DataFrame, panels: Sequence[tuple[str, str, bool]], hue: str, title: str,
+                      x: str = "frames", xlabel: str = "environment frames", crashed: Sequence[tuple] = (),
+                      ncols: int = 2) -> plt.Figure:
+    """Bjorck Fig 3: one panel per (metric, title, log y) of `panels`, each seed a thin line and the
+    mean over seeds at each `x` a thick one, one colour per value of `hue`. `frame`: long rows with
+    columns hue, seed, x, metric, value (evaluations and metrics.csv rows alike). `crashed`: (hue
+    value, seed) pairs drawn with an x at their last point. A panel without rows says so."""
+    levels = sorted(frame[hue].unique()) if len(frame) else []
+    colors = dict(zip(levels, sns.color_palette("viridis", max(1, len(levels)))))
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.3 * nrows + 0.4), squeeze=False)
+    crashed = set(crashed)
+    for ax, (metric, name, log) in zip(axes.flat, panels):
+        rows = frame[frame["metric"] == metric]
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        if rows.empty:
+            ax.text(0.5, 0.5, f"no {metric} rows", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+            continue
+        for level in levels:
+            mine = rows[rows[hue] == level]
+            if mine.empty:
+                continue
+            seeds = sorted(mine["seed"].unique())
+            for seed in seeds:
+                line = mine[mine["seed"] == seed].sort_values(x)
+                ax.plot(line[x], line["value"], color=colors[level], lw=0.8, alpha=0.45)
+                if (level, seed) in crashed:
+                    ax.plot(line[x].iloc[-1:], line["value"].iloc[-1:], "x", color=colors[level], ms=7, mew=1.5)
+            mean = mine.groupby(x)["value"].mean()
+            ax.plot(mean.index, mean.to_numpy(), color=colors[level], lw=2.4, label=f"{hue}={level} (n={len(seeds)})")
+        if log and (rows["value"] > 0).any():
+            ax.set_yscale("log")
+        ax.set_ylabel(metric + (" (log scale)" if log else ""), fontsize=8)
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(title + "\n(thin: each seed; thick: mean over seeds)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def relative_cost(comparison: pd.DataFrame, title: str, baseline: str = "mlp2",
+                  labels: tuple[str, str] = ("ours", "paper (V100)")) -> plt.Figure:
+    """Bjorck Table 3 as increases over the `baseline` head: one panel per metric (train memory, train
+    time, act memory, act time), per head two bars, ours (`relative`) and the published
+    (`paper_relative`), in %; ours' absolute mean and unit under each head's name. `comparison`:
+    `analysis.cost.table3_comparison` (heads, metric, unit, mean, relative, paper_relative)."""
+    names = {"train_mem": "train memory", "train_time": "train time", "act_mem": "act memory", "act_time": "act time"}
+    metrics = [m for m in names if m in set(comparison["metric"])]
+    heads = [h for h in dict.fromkeys(comparison["heads"]) if h != baseline]
+    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.3 * max(1, len(metrics)), 3.4), squeeze=False)
+    colors = sns.color_palette("viridis", 2)
+    for ax, metric in zip(axes.flat, metrics):
+        rows = comparison[comparison["metric"] == metric].set_index("heads")
+        xs = range(len(heads))
+        for k, (column, label) in enumerate((("relative", labels[0]), ("paper_relative", labels[1]))):
+            values = [100 * rows[column].get(h, float("nan")) for h in heads]
+            bars = ax.bar([i + (k - 0.5) * 0.38 for i in xs], values, width=0.38, color=colors[k], label=label)
+            for bar, v in zip(bars, values):
+                if pd.notna(v):
+                    ax.annotate(f"{v:+.0f}%", (bar.get_x() + bar.get_width() / 2, max(v, 0)), ha="center",
+                                va="bottom", fontsize=6)
+        unit = rows["unit"].iloc[0] if len(rows) else ""
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([f"{h}\n{rows['mean'].get(h, float('nan')):,.4g} {unit}" for h in heads], fontsize=7)
+        ax.axhline(0, color="0.3", lw=0.8)
+        base = rows["mean"].get(baseline, float("nan"))
+        ax.set_title(f"{names[metric]}\n({baseline}: {base:,.4g} {unit} here)", fontsize=8)
+        ax.set_ylabel(f"increase over {baseline} (%)", fontsize=8)
+        ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -69,3 +69,95 @@ def test_crash_rule_carries_the_last_evaluation_to_every_later_step():
     assert counts.loc[0, "runs"] == 2 and counts.loc[0, "crashed"] == 1
     with pytest.raises(ConfigError, match="frame"):
         aggregate.carry_crashed(frame.drop(columns="state"), list(cfg.values()))
+
+
+# ---- Bjorck et al.'s final scores ------------------------------------------------------------------
+
+def test_head_preset_names_every_bjorck_preset():
+    from rlcore.config import RunConfig
+    from rlcore.experiments import HEAD_PRESETS, pixel_agent
+
+    for name in HEAD_PRESETS:
+        assert aggregate.head_preset(RunConfig(agent=pixel_agent("drq", name))) == name
+
+
+def _bjorck_runs():
+    """Two head presets x two seeds on one budget (total 30, eval every 10; frames = 2 x steps):
+    a/seed 1 crashed after step 10, b/seed 1 is still running (it does not count)."""
+    from rlcore.config import BudgetConfig, EnvConfig, RunConfig
+
+    cfg = {(g, s): RunConfig(env=EnvConfig(action_repeat=2), seed=s + (10 if g == "b" else 0),
+                             budget=BudgetConfig(total_steps=30, eval_every=10))
+           for g in "ab" for s in (0, 1)}
+    curves = {("a", 0): [1.0, 2.0, 3.0, 4.0], ("a", 1): [1.0, 5.0], ("b", 0): [0.0, 6.0, 7.0, 8.0],
+              ("b", 1): [0.0, 1.0]}
+    states = {("a", 0): "finished", ("a", 1): "crashed", ("b", 0): "finished", ("b", 1): "running"}
+    rows = [{"run": cfg[k].run_id, "seed": s, "heads": k[0], "step": 10 * i, "metric": "eval_return", "value": v,
+             "frames": 20 * i, "state": states[k]}
+            for k, values in curves.items() for s in [k[1]] for i, v in enumerate(values)]
+    return pd.DataFrame(rows), list(cfg.values())
+
+
+def test_final_scores_apply_the_crash_rule_and_count_only_ended_runs():
+    frame, configs = _bjorck_runs()
+    scores = aggregate.final_scores(frame, configs, by=["heads"]).sort_values(["heads", "seed"])
+    # a/1 crashed at step 10 with 5.0: that is its final score, read at the budget's last step (30);
+    # b/1 is still running and is left out.
+    assert scores[["heads", "seed", "score", "step", "crashed"]].values.tolist() == [
+        ["a", 0, 4.0, 30, False], ["a", 1, 5.0, 30, True], ["b", 0, 8.0, 30, False]]
+    ruled = aggregate.crash_ruled(frame, configs)
+    assert set(ruled["state"]) == {"finished", "crashed"}
+    assert ruled.loc[ruled["carried"], "frames"].tolist() == [40, 60]  # filled in: steps x action repeat 2
+    empty = aggregate.final_scores(frame.iloc[:0], configs, by=["heads"])  # nothing ran yet: no rows, no error
+    assert empty.empty and aggregate.score_summary(empty, ["heads"]).empty
+    with pytest.raises(ConfigError, match="frame"):
+        aggregate.final_scores(frame.drop(columns="state"), configs, by=["heads"])
+
+
+def test_score_summary_prints_mean_std_sem_ci_and_crashes():
+    frame, configs = _bjorck_runs()
+    summary = aggregate.score_summary(aggregate.final_scores(frame, configs, by=["heads"]), ["heads"]).set_index("heads")
+    a, b = summary.loc["a"], summary.loc["b"]
+    assert a["mean"] == pytest.approx(4.5) and a["std"] == pytest.approx(0.5 ** 0.5)  # ddof 1 over 4.0, 5.0
+    assert a["sem"] == pytest.approx(0.5) and (a["n"], a["crashed"]) == (2, 1)
+    assert 4.0 <= a["ci_low"] <= a["mean"] <= a["ci_high"] <= 5.0
+    assert (b["mean"], b["std"], b["sem"], b["ci_low"], b["ci_high"], b["n"], b["crashed"]) == (8.0, 0.0, 0.0, 8.0, 8.0, 1, 0)
+    # Without a crashed column the summary has none; the same seed gives the same interval.
+    plain = aggregate.score_summary(pd.DataFrame({"g": ["x"] * 3, "seed": [0, 1, 2], "score": [1.0, 2.0, 6.0]}), ["g"])
+    assert "crashed" not in plain and plain.loc[0, "n"] == 3
+    again = aggregate.score_summary(pd.DataFrame({"g": ["x"] * 3, "seed": [0, 1, 2], "score": [1.0, 2.0, 6.0]}), ["g"])
+    assert plain.equals(again)
+
+
+def test_squared_td_error_puts_the_logged_critic_loss_on_eq2s_scale():
+    import dataclasses
+
+    from rlcore.experiments import bjorck_fig3_dynamics, bjorck_table1_drqv2
+
+    drq, drqv2 = bjorck_fig3_dynamics("smoke").configs[0], bjorck_table1_drqv2("smoke").configs[0]
+    rows = [dict(run=c.run_id, seed=0, step=100, metric=m, value=v, frames=200)
+            for c in (drq, drqv2) for m, v in (("train_critic_loss", 8.0), ("train_q_mean", 3.0))]
+    out = aggregate.squared_td_error(pd.DataFrame(rows), [drq, drqv2]).set_index("run")
+    assert set(out["metric"]) == {"squared_td_error"} and len(out) == 2  # only the critic loss rows
+    # DrQ: sum over 2 Q heads x M = 2 shifts of 1/2 (Q - y)^2 -> / 2; DrQ-v2: 2 heads x 1/2 -> / 1
+    assert out.loc[drq.run_id, "value"] == pytest.approx(4.0)
+    assert out.loc[drqv2.run_id, "value"] == pytest.approx(8.0)
+    huber = dataclasses.replace(drq, agent=dataclasses.replace(drq.agent, critic_loss="huber"))
+    with pytest.raises(ConfigError, match="critic_loss"):
+        aggregate.squared_td_error(pd.DataFrame(rows).assign(run=huber.run_id), [huber])
+
+
+def test_dynamics_summary_early_late_and_peak_per_group():
+    # two seeds of "a" over frames 0..400; seed 1 stops at 200 (a crash): late is over the seeds that reach it
+    rows = [dict(heads="a", seed=0, frames=f, metric="loss", value=v) for f, v in zip((0, 100, 200, 300, 400), (1, 2, 3, 4, 9))]
+    rows += [dict(heads="a", seed=1, frames=f, metric="loss", value=v) for f, v in zip((0, 100, 200), (3, 2, 8))]
+    rows += [dict(heads="b", seed=0, frames=f, metric="loss", value=1.0) for f in (0, 100, 200, 300, 400)]
+    out = aggregate.dynamics_summary(pd.DataFrame(rows), ["heads"]).set_index("heads")
+    a, b = out.loc["a"], out.loc["b"]
+    assert a["early"] == pytest.approx(((1 + 2) / 2 + (3 + 2) / 2) / 2)  # frames <= 100
+    assert a["late"] == pytest.approx((4 + 9) / 2)  # frames >= 300: seed 0 only
+    assert a["peak"] == pytest.approx((9 + 8) / 2) and a["seeds"] == 2
+    assert (b["early"], b["late"], b["peak"], b["seeds"]) == (1.0, 1.0, 1.0, 1)
+    assert aggregate.dynamics_summary(pd.DataFrame(rows).iloc[:0], ["heads"]).empty
+    with pytest.raises(ConfigError, match="share"):
+        aggregate.dynamics_summary(pd.DataFrame(rows), ["heads"], share=0)

@@ -246,3 +246,108 @@ def test_stamp_wraps_long_footers_and_save_replaces(figures_dir):
     second = plots.save(fig, "stamped", figures_dir)
     assert second == first and second.stat().st_size != size  # replaced, not appended to
     assert sorted(p.name for p in figures_dir.iterdir()) == ["stamped.png"]
+
+
+# ---- per-task panels (Bjorck et al.) -------------------------------------------------------------
+
+def _task_evals() -> pd.DataFrame:
+    rows = []
+    for ti, task in enumerate(["dmc:cartpole-swingup", "dmc:walker-walk", "dmc:finger-spin"]):
+        for hi, heads in enumerate(["modern4", "modern4_sn"]):
+            for seed in (0, 1):
+                for frames in (0, 200, 400):
+                    rows.append({"run": f"{task}-{heads}-{seed}", "task": task, "heads": heads, "seed": seed,
+                                 "step": frames // 2, "frames": frames, "metric": "eval_return",
+                                 "value": 100.0 * ti + 10 * hi + frames / 10 + seed,
+                                 "state": "crashed" if (ti, hi, seed) == (0, 0, 1) else "finished"})
+    return pd.DataFrame(rows)
+
+
+def test_task_learning_curves_one_panel_per_task_on_frames_with_crashes(figures_dir):
+    frame = _task_evals()
+    curves = aggregate.curves(frame, by=["task", "heads"], x="frames")
+    crashes = aggregate.crash_counts(frame, ["task", "heads"])
+    order = ["dmc:walker-walk", "dmc:cartpole-swingup", "dmc:finger-spin"]
+    ref = {"dmc:walker-walk": {"paper": 250.0}}
+    fig = plots.task_learning_curves(curves, "heads", "Fig 4", tasks=order, crashes=crashes, reference=ref, ncols=2)
+    axes = fig.axes
+    assert len(axes) == 4 and not axes[3].axison  # 3 tasks in a 2 x 2 grid, the spare panel blank
+    assert axes[0].get_title().startswith("dmc:walker-walk") and axes[1].get_title().startswith("dmc:cartpole-swingup")
+    assert "modern4 1/2" in axes[1].get_title() and "modern4_sn 0/2" in axes[1].get_title()
+    assert all(ax.get_xlabel() == "environment frames" for ax in axes[:3])
+    np.testing.assert_array_equal(axes[0].lines[0].get_xdata(), [0, 200, 400])  # frames, not agent steps
+    assert [line.get_ydata()[0] for line in axes[0].lines if line.get_linestyle() == "--"] == [250.0]
+    assert fig._suptitle.get_text() == "Fig 4"
+    assert_saved_png(fig, "task_learning_curves", figures_dir)
+
+
+def test_task_intervals_one_row_per_task_with_published_markers(figures_dir):
+    frame = _task_evals()
+    scores = aggregate.seed_scores(frame, ["task", "heads"], score="final").assign(crashed=False)
+    summary = aggregate.score_summary(scores, ["task", "heads"], reps=200)
+    ref = pd.DataFrame({"task": ["dmc:finger-spin"], "heads": ["modern4_sn"], "value": [882.5]})
+    fig = plots.task_intervals(summary, "heads", "Fig 1", reference=ref, reference_label="Table 2")
+    ax = fig.axes[0]
+    # rows in the summary's order (score_summary sorts its groups) unless `tasks` orders them
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["dmc:cartpole-swingup", "dmc:finger-spin", "dmc:walker-walk"]
+    ordered = plots.task_intervals(summary, "heads", "Fig 1", tasks=["dmc:walker-walk", "dmc:finger-spin",
+                                                                     "dmc:cartpole-swingup"]).axes[0]
+    assert [t.get_text() for t in ordered.get_yticklabels()][0] == "dmc:walker-walk"
+    diamonds = [line for line in ax.lines if line.get_marker() == "D"]
+    assert len(diamonds) == 1 and diamonds[0].get_xdata()[0] == 882.5
+    points = [line for line in ax.lines if line.get_marker() == "o"]
+    assert len(points) == 6 and sorted(p.get_xdata()[0] for p in points)[0] == pytest.approx(40.5)
+    assert "Table 2" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.get_text() == "n=2, 0 crashed" for t in ax.texts)
+    assert "95 % bootstrap CI" in ax.get_xlabel()
+    assert_saved_png(fig, "task_intervals", figures_dir)
+
+
+def test_departures_name_what_a_reduced_grid_changes():
+    from rlcore.experiments import BJORCK, bjorck_fig4_sn
+
+    paper = bjorck_fig4_sn("paper")
+    assert plots.departures(paper, paper) == ""
+    smoke = plots.departures(bjorck_fig4_sn("smoke"), paper)
+    for part in ("1 task of the paper's 15", "1 seed (paper 10)", "400 frames (paper 500,000)",
+                 "32x32 frames (paper 84x84)", "batch 32 (paper 512)", "episodes capped at 200 frames"):
+        assert part in smoke
+    quick = plots.departures(bjorck_fig4_sn("quick"), paper)
+    batch = BJORCK["quick"]["batch_size"]
+    assert "action repeat 8 (paper 2)" in quick and f"batch {batch} (paper 512)" in quick and "32x32" not in quick
+
+
+def test_training_dynamics_draws_each_seed_thin_and_the_mean_thick(figures_dir):
+    rows = [dict(heads=h, seed=s, frames=f, metric=m, value=(1 + s) * (10 if h == "modern4" else 1) * f)
+            for h in ("mlp2", "modern4") for s in (0, 1) for f in (100, 200, 300)
+            for m in ("squared_td_error", "eval_return")]
+    panels = [("squared_td_error", "critic loss", True), ("eval_return", "return", False),
+              ("train_actor_grad_norm", "actor gradient norm", True)]
+    fig = plots.training_dynamics(pd.DataFrame(rows), panels, "heads", "Fig 3", crashed=[("modern4", 1)])
+    loss, ret, empty = fig.axes[:3]
+    assert loss.get_yscale() == "log" and ret.get_yscale() == "linear"
+    thick = [line for line in loss.lines if line.get_linewidth() > 2]
+    assert len(thick) == 2 and len([line for line in loss.lines if line.get_linewidth() < 1]) == 4
+    mean_m4 = next(line for line in thick if "modern4" in line.get_label())
+    assert list(mean_m4.get_ydata()) == pytest.approx([1500.0, 3000.0, 4500.0])  # (1 + 2) / 2 x 10 x frames
+    assert [line.get_marker() for line in loss.lines].count("x") == 1
+    assert "no train_actor_grad_norm rows" in [t.get_text() for t in empty.texts]
+    assert not fig.axes[3].axison  # the fourth slot of the 2 x 2 grid is unused
+    assert_saved_png(fig, "training_dynamics", figures_dir)
+
+
+def test_relative_cost_shows_ours_and_the_papers_increase(figures_dir):
+    from rlcore.analysis import cost
+
+    summary = pd.DataFrame([dict(heads=h, metric=m, unit=u, mean=v * (1 + 0.5 * i), std=0.0, runs=1)
+                            for i, h in enumerate(("mlp2", "modern4"))
+                            for (m, u), v in zip(cost.METRICS.items(), (2.0, 50.0, 900.0, 1.0, 40.0, 10.0))])
+    summary["relative"] = summary.groupby("metric")["mean"].transform(lambda s: s / s.iloc[0] - 1)
+    fig = plots.relative_cost(cost.table3_comparison(summary), "Table 3")
+    assert len(fig.axes) == 4
+    train_mem = fig.axes[0]
+    assert "train memory" in train_mem.get_title() and "2 GB" in train_mem.get_title()
+    heights = sorted(round(p.get_height(), 1) for p in train_mem.patches)
+    assert heights == [16.8, 50.0]  # paper 4.73 / 4.05 - 1; ours +50 %
+    assert "+17%" in [t.get_text() for t in train_mem.texts]
+    assert_saved_png(fig, "relative_cost", figures_dir)
