@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from rlcore import aggregate, claims, experiments, reference
-from rlcore.claims import Claim, Comparison, Group, combine, evaluate, evaluate_claims, verdict
+from rlcore.claims import Claim, Comparison, CostComparison, Group, combine, evaluate, evaluate_claims, verdict
 from rlcore.config import AgentConfig, BudgetConfig, ConfigError, EnvConfig, NetConfig, RunConfig
 from rlcore.results import RunStore, default_results_dir, load_runs, load_sweep
 
@@ -360,6 +360,9 @@ def test_every_claim_builds_its_comparisons(profile):
         comps = claim.comparisons(profile)
         assert isinstance(comps, tuple)
         for comp in comps:
+            if isinstance(comp, CostComparison):  # a measurement, not runs (Table 3)
+                assert comp.metric in ("train_mem", "train_time") and 0 < comp.max_increase
+                continue
             assert isinstance(comp, Comparison)
             for g in (comp.better, comp.worse):
                 assert isinstance(g, Group) and len(g.configs) >= 1, (claim.id, comp.label)
@@ -381,6 +384,8 @@ def test_comparisons_never_put_one_run_on_both_sides(profile):
     bad = []
     for claim in claims.all_claims():
         for comp in claim.comparisons(profile):
+            if isinstance(comp, CostComparison):
+                continue
             shared = {c.run_id for c in comp.better.configs} & {c.run_id for c in comp.worse.configs}
             if shared or comp.better.label == comp.worse.label:
                 bad.append(f"{claim.id}: {comp.label}")
@@ -393,7 +398,7 @@ def test_ota_claim_ids_are_unique_and_all_claims_lists_them():
     assert claims.OTA_CLAIMS == claims.all_claims(["ota2021"])
     assert claims.all_claims() == claims.OTA_CLAIMS + claims.BJORCK_CLAIMS
     bjorck = [c.id for c in claims.BJORCK_CLAIMS]
-    assert len(bjorck) == len(set(bjorck) - set(ids)) == 7
+    assert len(bjorck) == len(set(bjorck) - set(ids)) == 8
     with pytest.raises(ConfigError) as info:
         claims.all_claims(["nope2099"])
     assert info.value.field_name == "papers"
@@ -461,7 +466,7 @@ def _bjorck(cid):
 
 def test_bjorck_claims_compare_the_papers_heads_on_their_grids():
     sides = {c.id: [(comp.better.label, comp.worse.label) for comp in c.comparisons("paper")]
-             for c in claims.BJORCK_CLAIMS}
+             for c in claims.BJORCK_CLAIMS if c.id != "bjorck-larger-heads-cheap"}
     assert sides["bjorck-modern-heads-degrade"] == [("DRQ mlp2", "DRQ modern4")]
     assert sides["bjorck-sn-rescues-modern"] == [("DRQ modern4_sn", "DRQ modern4")]
     assert sides["bjorck-modern-sn-beats-mlp"] == [("DRQ modern4_sn", "DRQ mlp2")]
@@ -484,3 +489,48 @@ def test_the_gradient_norm_claim_reads_the_training_metrics(tmp_path):
     row = evaluate(dataclasses.replace(comp, better=wide, worse=narrow), tmp_path)
     assert row["verdict"] == "supported" and row["effect"] == pytest.approx((50 + 80 + 65) / 3 - (1 + 1.2 + 0.9) / 3)
     assert evaluate(Comparison(wide, narrow), tmp_path)["verdict"] == "inconclusive"  # on returns
+
+
+# ---- the cost claim (Table 3): a saved measurement, not runs ----------------------------------------
+
+def write_cost(root, values: dict[str, list[float]], metric: str = "train_mem"):
+    """The Table 3 notebook's saved measurement (one row per head, run and metric) beside `root`
+    (a profile's runs directory): results/<profile>/tables/bjorck2021_table3_cost_runs.csv."""
+    rows = [dict(heads=h, algo="drq", run=r, metric=metric, unit="GB", value=v, device="cpu", device_name="test CPU",
+                 batch_size=512, iterations=10) for h, vs in values.items() for r, v in enumerate(vs)]
+    tables = root.parent / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(tables / "bjorck2021_table3_cost_runs.csv", index=False)
+
+
+@pytest.mark.parametrize("modern4, expected", [
+    ([4.7, 4.75, 4.72], "supported"),        # +17 %, as Table 3
+    ([9.0, 9.2, 9.1], "not supported"),      # +125 %: the heads dominate
+    ([4.0, 8.0, 4.1], "inconclusive"),       # the CI straddles +50 %
+])
+def test_cost_claim_verdicts_from_a_saved_measurement(tmp_path, modern4, expected):
+    runs = tmp_path / "smoke" / "runs"
+    write_cost(runs, {"mlp2": [4.0, 4.05, 4.1], "modern4": modern4})
+    row = evaluate(CostComparison("train_mem"), runs)
+    assert row["verdict"] == expected and (row["runs_better"], row["runs_worse"]) == (3, 3)
+    mean = sum(modern4) / 3 / 4.05 - 1
+    assert row["effect"] == pytest.approx(mean) and row["effect_low"] <= mean <= row["effect_high"]
+    assert "batch 512" in row["budget"] and "test CPU" in row["budget"]
+
+
+def test_cost_claim_without_a_measurement_or_with_one_run(tmp_path):
+    runs = tmp_path / "smoke" / "runs"
+    assert evaluate(CostComparison("train_mem"), runs)["verdict"] == "no results"
+    write_cost(runs, {"mlp2": [4.0], "modern4": [4.1]})
+    assert evaluate(CostComparison("train_mem"), runs)["verdict"] == "inconclusive"  # one run: no spread
+    assert evaluate(CostComparison("train_time"), runs)["verdict"] == "no results"   # another metric
+
+
+def test_cost_claim_in_the_claims_table(tmp_path):
+    runs = tmp_path / "smoke" / "runs"
+    claim = _bjorck("bjorck-larger-heads-cheap")
+    write_cost(runs, {"mlp2": [4.0, 4.1], "modern4": [4.6, 4.7]})
+    summary, detail = evaluate_claims([claim], "smoke", runs)
+    assert detail["verdict"].tolist() == ["supported", "no results"]   # memory measured, time not
+    assert summary.loc[0, "verdict"] == "supported" and summary.loc[0, "figure"] == "Table 3"
+    assert summary.loc[0, "effects"].startswith("train_mem modern4 vs mlp2: +15% [")
