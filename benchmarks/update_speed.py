@@ -22,6 +22,7 @@ Suites (`--suite`, several allowed; default `mlp`), each with its own sizes and 
          dims) feeding a 2 x 2048 MLP-DenseNet actor and critic with Swish and Huber critic loss;
          SAC without BatchNorm in actor/critic, TD3 with it ("we omit BN for SAC", Ota 3.3).
          Ant dims (111 + 8), batch 256. ~1.5 s per update on 2 CPU cores: 2 warm-up + 8 timed.
+         The `-skip` cases switch on `NetConfig.skip_raw_input_grads` in the actor and critic.
   heads  Bjorck et al. 2021's actor/critic heads on DrQ's encoder output, without the pixel
          encoder: input = 50 features (DrQ's feature_dim) + 6 action dims (cheetah/walker), width
          1024 (DrQ's hidden_dim), depth 2 and 4: `sac` = plain MLP (depth = hidden layers),
@@ -137,15 +138,23 @@ def _plain(algo: str, kind: str = "mlp", sn: bool = False) -> MakeConfig:
     return make
 
 
-def _ota(algo: str) -> MakeConfig:
+def _ota(algo: str, skip_raw_input_grads: bool = False) -> MakeConfig:
     # The paper's agent as the experiments build it: OFENet 8 x 256, DenseNet actor/critic with
-    # Swish, BatchNorm for TD3 only, Huber critic loss.
-    return lambda net: ota_ours_agent(algo, width=net.width, depth=net.depth)
+    # Swish, BatchNorm for TD3 only, Huber critic loss. `skip_raw_input_grads`: the NetConfig switch
+    # that skips the DenseNet layers' input-gradient products for the raw-input columns.
+    def make(net: NetConfig) -> AgentConfig:
+        cfg = ota_ours_agent(algo, width=net.width, depth=net.depth)
+        if not skip_raw_input_grads:
+            return cfg
+        on = lambda spec: dataclasses.replace(spec, skip_raw_input_grads=True)
+        return dataclasses.replace(cfg, actor=on(cfg.actor), critic=on(cfg.critic))
+    return make
 
 
 SUITES: dict[str, Suite] = {s.name: s for s in [
     Suite("mlp", {"sac": _plain("sac"), "td3": _plain("td3")}, [256], [2], 111, 8, "Ant-v4", 50, 300, (10, 50)),
-    Suite("large", {"sac-ofenet-densenet": _ota("sac"), "td3-ofenet-densenet-bn": _ota("td3")},
+    Suite("large", {"sac-ofenet-densenet": _ota("sac"), "td3-ofenet-densenet-bn": _ota("td3"),
+                    "sac-ofenet-densenet-skip": _ota("sac", True), "td3-ofenet-densenet-bn-skip": _ota("td3", True)},
           [2048], [2], 111, 8, "Ant-v4", 2, 8, (1, 3)),
     Suite("heads", {"sac": _plain("sac"), "sac-modern": _plain("sac", "modern"),
                     "sac-modern-sn": _plain("sac", "modern", sn=True)}, [1024], [2, 4], 50, 6, None, 3, 15, (1, 5)),

@@ -41,6 +41,43 @@ class EnsembleLinear(nn.Module):
         return f"n={self.n}, in_features={self.in_features}, out_features={self.out_features}"
 
 
+class _LeadingInputGrad(torch.autograd.Function):
+    """`baddbmm(bias, x, weight)` whose gradient for `x` is computed for its first `grad_cols`
+    columns only; the others get zeros. The forward pass and the weight and bias gradients are
+    baddbmm's own ops (the same numbers); only the skipped input-gradient columns differ (zeros)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, grad_cols: int):
+        ctx.save_for_backward(x, weight)
+        ctx.grad_cols = grad_cols
+        return torch.baddbmm(bias, x, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            k = ctx.grad_cols
+            leading = torch.bmm(grad, weight[:, :k].transpose(1, 2))
+            grad_x = torch.cat([leading, grad.new_zeros(*grad.shape[:-1], x.shape[-1] - k)], dim=-1)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.bmm(x.transpose(1, 2), grad)
+        if ctx.needs_input_grad[2]:
+            grad_b = grad.sum(1, keepdim=True)
+        return grad_x, grad_w, grad_b, None
+
+
+def linear_skipping_trailing_grads(layer: "EnsembleLinear", x: torch.Tensor, constant_cols: int) -> torch.Tensor:
+    """`layer(x)` where the last `constant_cols` columns of `x` are a trunk's raw input that needs no
+    gradient (DenseNet and D2RL concatenate it to later layers' inputs): the backward pass skips
+    their share of the input-gradient product (`NetConfig.skip_raw_input_grads`). Plain `layer(x)`
+    for spectrally normalized layers, without such columns, or outside autograd."""
+    if (constant_cols <= 0 or type(layer) is not EnsembleLinear or not torch.is_grad_enabled()
+            or constant_cols >= x.shape[-1]):
+        return layer(x)
+    return _LeadingInputGrad.apply(x, layer.weight, layer.bias, x.shape[-1] - constant_cols)
+
+
 class SpectralLinear(EnsembleLinear):
     """Linear layer with spectral normalization (Miyato et al. 2018): `x W / sigma(W)`.
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import NET_KINDS, ConfigError, NetConfig
-from .layers import EnsembleLinear, SpectralLinear, make_activation, make_norm
+from .layers import EnsembleLinear, SpectralLinear, linear_skipping_trailing_grads, make_activation, make_norm
 
 # Kinds whose definition includes a normalization layer: `norm="auto"` means LayerNorm for them.
 _PRE_NORM_KINDS = ("modern", "simba", "bronet")
@@ -110,14 +110,24 @@ class DenseBlock(nn.Module):
 
     New features first, input after, as in the OFENet code's DensenetBlock (the order only
     permutes the next layer's inputs, but it fixes where the raw input sits in z_s and z_sa).
+    `constant_cols`: how many trailing columns of x are the stack's raw input needing no gradient
+    (their input-gradient product is skipped; see `layers.linear_skipping_trailing_grads`).
     """
 
     def __init__(self, linear: nn.Module, norm: nn.Module, act: nn.Module):
         super().__init__()
         self.linear, self.norm, self.act = linear, norm, act
 
-    def forward(self, x):
-        return torch.cat([self.act(self.norm(self.linear(x))), x], dim=-1)
+    def forward(self, x, constant_cols: int = 0):
+        h = linear_skipping_trailing_grads(self.linear, x, constant_cols)
+        return torch.cat([self.act(self.norm(h)), x], dim=-1)
+
+
+def _constant_cols(spec: NetConfig, x: torch.Tensor) -> int:
+    """Trailing raw-input columns whose input gradients a DenseNet / D2RL layer may skip: all of
+    them when the switch is on and the raw input needs no gradient (e.g. the critic step, where
+    z_sa is data), none otherwise (the actor's loss needs dQ/da through the critic)."""
+    return x.shape[-1] if spec.skip_raw_input_grads and not x.requires_grad else 0
 
 
 def dense_stack(make_linear, make_norm_, make_act, in_dim: int, width: int, depth: int) -> nn.Sequential:
@@ -140,18 +150,28 @@ class DenseNet(Trunk):
         self.body = dense_stack(self._linear, self._norm, self._act, in_dim, spec.width, spec.depth)
         self._finish(in_dim + spec.depth * spec.width)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._expand(x)
+        constant = _constant_cols(self.spec, x)
+        for block in self.body:
+            x = block(x, constant)
+        return x
+
 
 class D2RLBody(nn.Module):
-    """Hidden layer 1 sees x; hidden layer i > 1 sees [h_{i-1}, x] (Sinha et al. 2020)."""
+    """Hidden layer 1 sees x; hidden layer i > 1 sees [h_{i-1}, x] (Sinha et al. 2020). Each layer
+    is (linear, norm, activation); `skip_raw_input_grads` as in `DenseBlock`."""
 
-    def __init__(self, layers: list[nn.Module]):
+    def __init__(self, layers: list[nn.Module], skip_raw_input_grads: bool = False):
         super().__init__()
         self.layers = nn.ModuleList(layers)
+        self.skip_raw_input_grads = skip_raw_input_grads
 
     def forward(self, x):
         h = self.layers[0](x)
-        for layer in self.layers[1:]:
-            h = layer(torch.cat([h, x], dim=-1))
+        constant = x.shape[-1] if self.skip_raw_input_grads and not x.requires_grad else 0
+        for linear, norm, act in self.layers[1:]:
+            h = act(norm(linear_skipping_trailing_grads(linear, torch.cat([h, x], dim=-1), constant)))
         return h
 
 
@@ -165,7 +185,7 @@ class D2RL(Trunk):
         for i in range(spec.depth):
             d_in = in_dim if i == 0 else spec.width + in_dim
             layers.append(nn.Sequential(self._linear(d_in, spec.width), self._norm(spec.width), self._act()))
-        self.body = D2RLBody(layers)
+        self.body = D2RLBody(layers, spec.skip_raw_input_grads)
         self._finish(spec.width)
 
 
