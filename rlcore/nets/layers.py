@@ -185,7 +185,9 @@ def make_norm(kind: str, n: int, features: int) -> nn.Module:
     raise ConfigError("norm", kind, "one of 'none', 'batchnorm', 'layernorm'")
 
 
-def make_activation(kind: str) -> nn.Module:
+def make_activation(kind: str, inplace: bool = False) -> nn.Module:
+    """`inplace` (ReLU only: its backward reads its output, SiLU's reads its input) overwrites the
+    activation's input, for callers whose input is a fresh tensor nothing else reads."""
     if kind not in ACTIVATIONS:
         raise ConfigError("activation", kind, f"one of {', '.join(map(repr, ACTIVATIONS))}")
-    return ACTIVATIONS[kind]()
+    return nn.ReLU(inplace=True) if inplace and kind == "relu" else ACTIVATIONS[kind]()
