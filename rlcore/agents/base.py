@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -123,6 +124,30 @@ def global_grad_norm(module: nn.Module) -> torch.Tensor:
 def requires_grad(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
+
+
+class LearnedTemperature:
+    """SAC's entropy temperature, learned as log alpha (SAC and DrQ): `init_temperature` creates it
+    with its Adam; it is saved with the agent's extra state."""
+
+    log_alpha: torch.Tensor
+
+    def init_temperature(self, init_alpha: float, target_entropy: float | None, lr: float) -> None:
+        self.log_alpha = torch.tensor(math.log(init_alpha), device=self.device, requires_grad=True)
+        self.target_entropy = -float(self.action_dim) if target_entropy is None else float(target_entropy)
+        self.optimizers["alpha"] = make_adam([self.log_alpha], lr)
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.detach().exp()
+
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), "log_alpha": self.log_alpha.detach().cpu()}
+
+    def load_extra_state(self, extra: dict) -> None:
+        super().load_extra_state(extra)
+        with torch.no_grad():
+            self.log_alpha.copy_(extra["log_alpha"])
 
 
 class Agent(abc.ABC):

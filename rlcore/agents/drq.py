@@ -21,8 +21,6 @@ half of that (SAC's 1/2 (Q - y)^2), a constant factor Adam's normalization absor
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
@@ -31,7 +29,7 @@ from ..config import AgentConfig
 from ..envs import ObsSpec
 from ..nets import Projection, build_trunk, random_shift
 from ..replay import Batch
-from .base import UpdateResult, global_grad_norm, make_adam, make_target, requires_grad, soft_update
+from .base import LearnedTemperature, UpdateResult, global_grad_norm, make_adam, requires_grad, soft_update
 from .pixel import PixelAgent
 from .sac import squashed_gaussian
 
@@ -53,35 +51,20 @@ class PixelGaussianActor(nn.Module):
         return squashed_gaussian(mean, log_std, deterministic)
 
 
-class DrQ(PixelAgent):
+class DrQ(LearnedTemperature, PixelAgent):
     def __init__(self, cfg: AgentConfig, spec: ObsSpec, action_dim: int, device: torch.device | str = "cpu",
                  env_id: str | None = None):
         super().__init__(cfg, spec, action_dim, device, env_id)
         own = cfg.drq
-        self.build_encoder("unit")
-        self.actor = PixelGaussianActor(cfg, self.encoder.repr_dim, action_dim).to(self.device)
-        self.build_critic(own.feature_dim)
-        self.init_heads(own.head_init)
-        self.encoder_target = make_target(self.encoder, cfg.sn_target)
-        self.critic_projection_target = make_target(self.critic_projection, cfg.sn_target)
-        self.critic_target = make_target(self.critic, cfg.sn_target)
-        self.log_alpha = torch.tensor(math.log(own.init_alpha), device=self.device, requires_grad=True)
+        self.build_networks("unit", lambda repr_dim: PixelGaussianActor(cfg, repr_dim, action_dim),
+                            own.feature_dim, own.head_init, target_encoder=True)
         self._measure_actor = False  # a gradient-norm request waits for the next (delayed) actor update
-        self.target_entropy = -float(action_dim) if own.target_entropy is None else float(own.target_entropy)
-
-        self.modules.update(encoder=self.encoder, actor=self.actor, critic_projection=self.critic_projection,
-                            critic=self.critic, encoder_target=self.encoder_target,
-                            critic_projection_target=self.critic_projection_target, critic_target=self.critic_target)
         # One optimizer over the whole critic, encoder included, as DrQ's; the actor's covers its own
         # projection and head (the shared conv weights never receive an actor gradient).
         critic_params = [*self.encoder.parameters(), *self.critic_projection.parameters(), *self.critic.parameters()]
         self.optimizers.update(critic=make_adam(critic_params, cfg.critic_lr),
-                               actor=make_adam(self.actor.parameters(), cfg.actor_lr),
-                               alpha=make_adam([self.log_alpha], own.alpha_lr))
-
-    @property
-    def alpha(self) -> torch.Tensor:
-        return self.log_alpha.detach().exp()
+                               actor=make_adam(self.actor.parameters(), cfg.actor_lr))
+        self.init_temperature(own.init_alpha, own.target_entropy, own.alpha_lr)
 
     # ---- what the networks read -------------------------------------------------------------
     def target_state_features(self, obs: torch.Tensor) -> torch.Tensor:
@@ -181,11 +164,3 @@ class DrQ(PixelAgent):
         self.optimizers["alpha"].step()
         metrics.update(actor_loss=loss.detach(), alpha=alpha, alpha_loss=loss_alpha.detach(),
                        entropy=-log_prob.detach().mean())
-
-    def extra_state(self) -> dict:
-        return {**super().extra_state(), "log_alpha": self.log_alpha.detach().cpu()}
-
-    def load_extra_state(self, extra: dict) -> None:
-        super().load_extra_state(extra)
-        with torch.no_grad():
-            self.log_alpha.copy_(extra["log_alpha"])

@@ -24,7 +24,7 @@ from ..config import AgentConfig
 from ..envs import ObsSpec
 from ..nets import Projection, build_trunk, random_shift
 from ..replay import Batch
-from .base import UpdateResult, global_grad_norm, make_adam, make_target, requires_grad, soft_update
+from .base import UpdateResult, global_grad_norm, make_adam, requires_grad, soft_update
 from .pixel import PixelAgent
 
 
@@ -51,15 +51,8 @@ class DrQV2(PixelAgent):
                  env_id: str | None = None):
         super().__init__(cfg, spec, action_dim, device, env_id)
         own = cfg.drqv2
-        self.build_encoder("centered")
-        self.actor = PixelActor(cfg, self.encoder.repr_dim, action_dim).to(self.device)
-        self.build_critic(own.feature_dim)
-        self.init_heads(own.head_init)
-        self.critic_projection_target = make_target(self.critic_projection, cfg.sn_target)
-        self.critic_target = make_target(self.critic, cfg.sn_target)
-        self.modules.update(encoder=self.encoder, actor=self.actor, critic_projection=self.critic_projection,
-                            critic=self.critic, critic_projection_target=self.critic_projection_target,
-                            critic_target=self.critic_target)
+        self.build_networks("centered", lambda repr_dim: PixelActor(cfg, repr_dim, action_dim),
+                            own.feature_dim, own.head_init, target_encoder=False)
         critic_params = [*self.critic_projection.parameters(), *self.critic.parameters()]
         self.optimizers.update(encoder=make_adam(self.encoder.parameters(), cfg.critic_lr),
                                actor=make_adam(self.actor.parameters(), cfg.actor_lr),

@@ -12,14 +12,17 @@ Attribute names are the contract the analysis tools read (`encoder`, `critic_pro
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
+from torch import nn
 
 from ..config import AgentConfig, ConfigError
 from ..envs import ObsSpec
 from ..nets import PixelEncoder, Projection, build_trunk
 from ..nets.encoders import orthogonal_init
-from .base import Agent
+from .base import Agent, make_target
 
 
 def pixel_observations(algo: str, spec: ObsSpec) -> None:
@@ -30,28 +33,36 @@ def pixel_observations(algo: str, spec: ObsSpec) -> None:
 
 
 class PixelAgent(Agent):
-    """An actor-critic agent on frames: `build_encoder`, then the subclass's actor, then
-    `build_critic` (the order the original code draws its initial weights in), then its targets."""
+    """An actor-critic agent on frames; subclasses call `build_networks` first in their constructor."""
 
     def __init__(self, cfg: AgentConfig, spec: ObsSpec, action_dim: int, device: torch.device | str = "cpu",
                  env_id: str | None = None):
         pixel_observations(cfg.algo, spec)
         super().__init__(cfg, spec, action_dim, device, env_id)
 
-    def build_encoder(self, scale: str) -> None:
-        """The conv encoder: inputs scaled to [0, 1] ("unit", DrQ) or [-0.5, 0.5] ("centered", DrQ-v2)."""
+    def build_networks(self, scale: str, make_actor: Callable[[int], nn.Module], feature_dim: int,
+                       head_init: str, target_encoder: bool) -> None:
+        """The conv encoder (inputs scaled to [0, 1], "unit", DrQ; or [-0.5, 0.5], "centered",
+        DrQ-v2), the actor (`make_actor(encoder.repr_dim)`), the critic's projection and twin Q heads
+        (`agent.critic` from the zoo), in the order the original code draws their initial weights;
+        then every head Linear initialised orthogonally as DrQ and DrQ-v2 do (`head_init="zoo"`: the
+        zoo's init); then the targets: projection and heads, plus the encoder with
+        `target_encoder` (DrQ's target critic has its own; DrQ-v2's reads the online encoder)."""
         self.encoder = PixelEncoder(self.spec.shape, scale=scale).to(self.device)
-
-    def build_critic(self, feature_dim: int) -> None:
-        """The critic's projection and its twin Q heads (`agent.critic` from the zoo)."""
+        self.actor = make_actor(self.encoder.repr_dim).to(self.device)
         self.critic_projection = Projection(self.encoder.repr_dim, feature_dim).to(self.device)
         self.critic = build_trunk(self.cfg.critic, feature_dim + self.action_dim, 1, n=2).to(self.device)
-
-    def init_heads(self, head_init: str) -> None:
-        """DrQ and DrQ-v2 initialise every Linear orthogonally, heads included ("zoo": the zoo's init)."""
         if head_init == "orthogonal":
             self.actor.head.apply(orthogonal_init)
             self.critic.apply(orthogonal_init)
+        self.modules.update(encoder=self.encoder, actor=self.actor, critic_projection=self.critic_projection,
+                            critic=self.critic)
+        if target_encoder:
+            self.encoder_target = make_target(self.encoder, self.cfg.sn_target)
+            self.modules["encoder_target"] = self.encoder_target
+        self.critic_projection_target = make_target(self.critic_projection, self.cfg.sn_target)
+        self.critic_target = make_target(self.critic, self.cfg.sn_target)
+        self.modules.update(critic_projection_target=self.critic_projection_target, critic_target=self.critic_target)
 
     def acting_modules(self) -> dict[str, torch.nn.Module]:
         return {"encoder": self.encoder, "actor": self.actor}

@@ -19,7 +19,7 @@ from ..config import AgentConfig, ConfigError
 from ..envs import ObsSpec
 from ..nets import build_trunk
 from ..replay import Batch
-from .base import Agent, global_grad_norm, make_adam, make_target, requires_grad, soft_update
+from .base import Agent, LearnedTemperature, global_grad_norm, make_adam, make_target, requires_grad, soft_update
 
 # Bounds of the policy's log standard deviation, as in the SAC reference code.
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
@@ -62,7 +62,7 @@ def flat_observations(algo: str, spec: ObsSpec) -> None:
                           "(image observations need a pixel agent)")
 
 
-class SAC(Agent):
+class SAC(LearnedTemperature, Agent):
     def __init__(self, cfg: AgentConfig, spec: ObsSpec, action_dim: int, device: torch.device | str = "cpu",
                  env_id: str | None = None):
         flat_observations("sac", spec)
@@ -71,17 +71,10 @@ class SAC(Agent):
         self.actor = SquashedGaussianActor(cfg, features.state_dim, action_dim).to(self.device)
         self.critic = build_trunk(cfg.critic, features.state_action_dim, 1, n=2).to(self.device)
         self.critic_target = make_target(self.critic, cfg.sn_target)
-        self.log_alpha = torch.tensor(math.log(own.init_alpha), device=self.device, requires_grad=True)
-        self.target_entropy = -float(action_dim) if own.target_entropy is None else float(own.target_entropy)
-
         self.modules.update(actor=self.actor, critic=self.critic, critic_target=self.critic_target)
         self.optimizers.update(actor=make_adam(self.actor.parameters(), cfg.actor_lr),
-                               critic=make_adam(self.critic.parameters(), cfg.critic_lr),
-                               alpha=make_adam([self.log_alpha], own.alpha_lr))
-
-    @property
-    def alpha(self) -> torch.Tensor:
-        return self.log_alpha.detach().exp()
+                               critic=make_adam(self.critic.parameters(), cfg.critic_lr))
+        self.init_temperature(own.init_alpha, own.target_entropy, own.alpha_lr)
 
     @torch.no_grad()
     def act_batch(self, obs: np.ndarray, step: int, explore: bool) -> np.ndarray:
@@ -121,11 +114,3 @@ class SAC(Agent):
         soft_update(self.critic_target, self.critic, self.cfg.tau)
         metrics.update(actor_loss=loss_pi.detach(), alpha=alpha, alpha_loss=loss_alpha.detach(),
                        entropy=-log_prob.detach().mean())
-
-    def extra_state(self) -> dict:
-        return {**super().extra_state(), "log_alpha": self.log_alpha.detach().cpu()}
-
-    def load_extra_state(self, extra: dict) -> None:
-        super().load_extra_state(extra)
-        with torch.no_grad():
-            self.log_alpha.copy_(extra["log_alpha"])
