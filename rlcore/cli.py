@@ -165,7 +165,8 @@ def cmd_sweep(args) -> int:
     print(f"{len(configs)} runs -> {args.results_dir or default_results_dir(args.profile)}")
     summary = run_sweep(configs, args.results_dir, progress=not args.no_progress, force=args.force, wait=args.wait,
                         jobs=args.jobs, backend=args.backend, threads=args.threads_per_run,
-                        cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+                        cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                        population=args.population)
     print(summary.to_string(index=False))
     return 0 if summary["state"].isin(["finished", "crashed"]).all() else 1
 
@@ -250,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads-per-run", type=_positive_int, default=1, help="torch threads per run (default 1)")
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs reserved per run")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray: GPUs reserved per run (e.g. 0.25)")
+    p.add_argument("--population", action="store_true",
+                   help="train each configuration's seeds as one vectorized population (SAC, serial collection; "
+                        "same run ids and results as alone)")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("reproduce", help="run notebooks through papermill at a profile")
     p.add_argument("--profile", default="smoke")

@@ -49,43 +49,58 @@ class CollectionStrategy(abc.ABC):
 
 
 class SerialCollection(CollectionStrategy):
-    """One environment step, then the updates that are due."""
+    """One environment step, then the updates that are due. `start`, `collect` and `updates_due`
+    are the loop's parts, so a population (`rlcore.population`) can run several in lockstep."""
 
     def __init__(self, trainer: "Trainer"):
         super().__init__(trainer)
         self.env = trainer.make_env(seed=trainer.cfg.seed)
 
     def run(self, step: int) -> int:
-        t, cfg, b = self.trainer, self.trainer.cfg, self.trainer.cfg.budget
-        # A resumed run starts a fresh episode; the interrupted partial episode is not replayed, and
-        # the replay ends it by truncation so no n-step window or frame stack runs into the new one.
-        t.replay.end_episode()
-        obs, _ = self.env.reset(seed=cfg.seed + step)
-        episode_return, episode_length = 0.0, 0
+        t, b = self.trainer, self.trainer.cfg.budget
+        self.start(step)
         while step < b.total_steps:
-            if step < b.warmup_steps:
-                action = self.env.action_space.sample()
-            else:
-                action = t.agent.act(obs, step, explore=True)
-                if not np.all(np.isfinite(action)):
-                    raise Diverged(f"non-finite action at step {step}")
-            next_obs, reward, terminated, truncated, _ = self.env.step(action)
-            # Only a true terminal stops bootstrapping; time-limit truncation does not.
-            t.replay.add(obs, action, reward, next_obs, terminated, truncated)
-            episode_return += float(reward)
-            episode_length += 1
-            obs = next_obs
-            step = t.step = self.env_steps = step + 1
-            if terminated or truncated:
-                t.log(step, "train_episode_return", episode_return)
-                t.log(step, "train_episode_length", episode_length)
-                obs, _ = self.env.reset()
-                episode_return, episode_length = 0.0, 0
-            if step >= b.warmup_steps and len(t.replay) >= cfg.agent.batch_size and step % b.update_every == 0:
+            step = self.collect(step)
+            if self.updates_due(step):
                 for _ in range(b.updates_per_step):
                     t.learner_step(step)
             t.periodic(step)
         return step
+
+    def start(self, step: int) -> None:
+        """Before the first step of this call: a fresh episode."""
+        # A resumed run starts a fresh episode; the interrupted partial episode is not replayed, and
+        # the replay ends it by truncation so no n-step window or frame stack runs into the new one.
+        self.trainer.replay.end_episode()
+        self.obs, _ = self.env.reset(seed=self.trainer.cfg.seed + step)
+        self.episode_return, self.episode_length = 0.0, 0
+
+    def collect(self, step: int) -> int:
+        """One agent step into the replay; returns the new step count."""
+        t, b = self.trainer, self.trainer.cfg.budget
+        if step < b.warmup_steps:
+            action = self.env.action_space.sample()
+        else:
+            action = t.agent.act(self.obs, step, explore=True)
+            if not np.all(np.isfinite(action)):
+                raise Diverged(f"non-finite action at step {step}")
+        next_obs, reward, terminated, truncated, _ = self.env.step(action)
+        # Only a true terminal stops bootstrapping; time-limit truncation does not.
+        t.replay.add(self.obs, action, reward, next_obs, terminated, truncated)
+        self.episode_return += float(reward)
+        self.episode_length += 1
+        self.obs = next_obs
+        step = t.step = self.env_steps = step + 1
+        if terminated or truncated:
+            t.log(step, "train_episode_return", self.episode_return)
+            t.log(step, "train_episode_length", self.episode_length)
+            self.obs, _ = self.env.reset()
+            self.episode_return, self.episode_length = 0.0, 0
+        return step
+
+    def updates_due(self, step: int) -> bool:
+        t, b = self.trainer, self.trainer.cfg.budget
+        return step >= b.warmup_steps and len(t.replay) >= t.cfg.agent.batch_size and step % b.update_every == 0
 
     def state_dict(self):
         return {**super().state_dict(), "action_space_rng": self.env.action_space.np_random.bit_generator.state}

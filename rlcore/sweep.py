@@ -72,7 +72,7 @@ def default_jobs() -> int:
 
 def run_sweep(configs: Sequence[RunConfig], results_dir=None, progress: bool = True, force: bool = False,
               wait: float = 0.0, jobs: int | None = None, backend: str | None = None, threads: int = 1,
-              cpus_per_run: float = 1.0, gpus_per_run: float = 0.0) -> pd.DataFrame:
+              cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, population: bool = False) -> pd.DataFrame:
     """Train every config; returns one row per run (in the configs' order) with its final state.
 
     A run that raises is recorded by the trainer itself as state "error" (traceback in its
@@ -80,6 +80,8 @@ def run_sweep(configs: Sequence[RunConfig], results_dir=None, progress: bool = T
     is reported as "locked" and left alone. Ctrl-C stops the sweep (runs in progress checkpoint and
     resume when the sweep is rerun). `jobs` (default $RLCORE_JOBS or 1) runs that many at once;
     `backend` (default $RLCORE_SWEEP_BACKEND or "local") "ray" submits runs as Ray tasks.
+    `population` trains the seeds of each configuration as one vectorized population
+    (`rlcore.population`: same run ids and results as alone), in this process (jobs 1, local).
     """
     jobs = default_jobs() if jobs is None else jobs
     backend = backend or os.environ.get("RLCORE_SWEEP_BACKEND", "local")
@@ -90,7 +92,11 @@ def run_sweep(configs: Sequence[RunConfig], results_dir=None, progress: bool = T
     if not isinstance(threads, int) or threads < 1:
         raise ConfigError("threads", threads, "a positive integer")
     roots = [Path(results_dir or default_results_dir(c.profile)) for c in configs]
-    if backend == "ray":
+    if population:
+        if backend != "local" or jobs != 1:
+            raise ConfigError("population", True, "jobs=1 and backend='local' (a population trains in one process)")
+        rows = _run_populations(configs, roots, progress, force, wait)
+    elif backend == "ray":
         rows = _run_ray(configs, roots, progress, force, wait, jobs, threads, cpus_per_run, gpus_per_run)
     elif jobs == 1:
         rows = _run_serial(configs, roots, progress, force, wait)
@@ -176,6 +182,41 @@ def _run_serial(configs, roots, progress, force, wait) -> list[dict]:
             trained_s, trained = trained_s + time.monotonic() - t0, trained + 1
         rows.append(row)
     return rows
+
+
+def _run_populations(configs, roots, progress, force, wait) -> list[dict]:
+    """Each group of seeds of one configuration as one population; a group population training
+    does not cover (it says why) and single seeds train one run after another."""
+    from .population import check_population, population_groups, train_population
+
+    root_of = {c.run_id: r for c, r in zip(configs, roots)}
+    rows: dict[str, dict] = {}
+    for group in population_groups(configs):
+        root = root_of[group[0].run_id]
+        reason = None
+        try:
+            check_population(group)
+        except ConfigError as err:
+            reason = str(err)
+        if len(group) < 2 or reason is not None:
+            if len(group) > 1:
+                print(f"population: {reason}; these {len(group)} seeds train one after another", flush=True)
+            rows.update({c.run_id: _train_row(c, root, progress, force, wait) for c in group})
+            continue
+        if progress:
+            print(f"population of {len(group)} seeds ({', '.join(str(c.seed) for c in group)}): "
+                  f"{', '.join(c.run_id for c in group)}", flush=True)
+        try:
+            statuses = train_population(group, root, progress=progress, force=force, wait=wait)
+        except (KeyboardInterrupt, RunInterrupted):
+            raise
+        except RunLocked as err:
+            statuses = [{"state": "locked", "reason": str(err)}] * len(group)
+        except Exception as err:  # noqa: BLE001 - one broken population must not stop the sweep
+            log.debug("population %s failed:\n%s", group[0].run_id, traceback.format_exc())
+            statuses = [{"state": "error", "reason": f"{type(err).__name__}: {err}"}] * len(group)
+        rows.update({c.run_id: _row(c, st) for c, st in zip(group, statuses)})
+    return [rows[c.run_id] for c in configs]
 
 
 def _clock(seconds: float) -> str:

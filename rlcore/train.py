@@ -249,6 +249,33 @@ class Trainer:
             return None
 
     def _run_locked(self, force: bool) -> dict:
+        ended, step = self.begin(force)
+        if ended is not None:
+            return ended
+        return self.run_from(step)
+
+    def run_from(self, step: int) -> dict:
+        """Train from `step` to the end after `begin`: evaluation at 0, the strategy, the last files."""
+        try:
+            with _Interrupts() as self.interrupts:
+                self.first_evaluation(step)
+                step = self.strategy.run(step)
+        except Diverged as err:
+            return self.crashed(err)
+        except _Interrupt as stop:
+            self.interrupted(stop.signal_name)
+            raise RunInterrupted(self.step) from None
+        except BaseException as err:
+            self.failed(err)
+            raise
+        finally:
+            self.bar.close()
+        return self.finish(step)
+
+    # ---- the run's phases (also driven by `rlcore.population` for each member) --------------------
+    def begin(self, force: bool) -> tuple[dict | None, int]:
+        """(the status of an ended run, 0) if there is one to return; else (None, the step to start
+        from) with everything set up and any checkpoint restored. The run lock must be held."""
         cfg, b, store = self.cfg, self.cfg.budget, self.store
         store.prepare()
         for stale in store.remove_stale_temporaries():
@@ -256,7 +283,7 @@ class Trainer:
         ended = self._ended_status()
         if ended is not None:
             if not force:
-                return ended
+                return ended, 0
             store.set_aside("recomputed with --force", prefix="replaced")
 
         self._setup()
@@ -279,33 +306,37 @@ class Trainer:
             self.bar = tqdm(total=b.total_steps, initial=step, desc=cfg.run_id, disable=not self.progress,
                             mininterval=5.0, file=sys.stderr, ascii=True, dynamic_ncols=False)
         self.step, self.window = step, (step, time.time())
-        try:
-            with _Interrupts() as self.interrupts:
-                self.last_eval = self._log_eval(0) if step == 0 else None
-                step = self.strategy.run(step)
-        except Diverged as err:
-            # The run is over but the sweep goes on: keep every evaluation made before the divergence.
-            store.write_rows("metrics", self.metrics)
-            store.write_rows("evaluations", self.evals)
-            store.remove_checkpoint()
-            status = {"state": "crashed", "step": self.step, "reason": str(err),
-                      "last_good_eval_return": self._last_eval_return()}
-            store.write_status(**status)
-            return status
-        except _Interrupt as stop:
-            # At a step boundary: checkpoint exactly there, so the rerun resumes with nothing lost.
-            self._checkpoint(self.step)
-            store.write_rows("evaluations", self.evals)
-            store.write_status("interrupted", step=self.step, signal=stop.signal_name)
-            raise RunInterrupted(self.step) from None
-        except BaseException as err:
-            if not isinstance(err, KeyboardInterrupt):  # a second Ctrl-C: the last checkpoint stands
-                store.write_status("error", step=self.step, reason=f"{type(err).__name__}: {err}",
-                                   traceback=traceback.format_exc())
-            raise
-        finally:
-            self.bar.close()
+        return None, step
 
+    def first_evaluation(self, step: int) -> None:
+        """The untrained policy's evaluation, for a run starting at step 0."""
+        self.last_eval = self._log_eval(0) if step == 0 else None
+
+    def crashed(self, err: Diverged) -> dict:
+        """The run is over but the sweep goes on: keep every evaluation made before the divergence."""
+        store = self.store
+        store.write_rows("metrics", self.metrics)
+        store.write_rows("evaluations", self.evals)
+        store.remove_checkpoint()
+        status = {"state": "crashed", "step": self.step, "reason": str(err),
+                  "last_good_eval_return": self._last_eval_return()}
+        store.write_status(**status)
+        return status
+
+    def interrupted(self, signal_name: str) -> None:
+        """At a step boundary: checkpoint exactly there, so the rerun resumes with nothing lost."""
+        self._checkpoint(self.step)
+        self.store.write_rows("evaluations", self.evals)
+        self.store.write_status("interrupted", step=self.step, signal=signal_name)
+
+    def failed(self, err: BaseException) -> None:
+        if not isinstance(err, KeyboardInterrupt):  # a second Ctrl-C: the last checkpoint stands
+            self.store.write_status("error", step=self.step, reason=f"{type(err).__name__}: {err}",
+                                    traceback=traceback.format_exc())
+
+    def finish(self, step: int) -> dict:
+        """The run's last files and its finished status."""
+        cfg, store = self.cfg, self.store
         wall = self.wall_time_s + (time.time() - self.t_start)
         store.write_rows("metrics", self.metrics)
         store.write_rows("evaluations", self.evals)

@@ -36,18 +36,20 @@ class SquashedGaussianActor(torch.nn.Module):
         super().__init__()
         self.trunk = build_trunk(cfg.actor, in_dim, 2 * action_dim)
 
-    def forward(self, z_s: torch.Tensor, deterministic: bool = False):
+    def forward(self, z_s: torch.Tensor, deterministic: bool = False, noise: torch.Tensor | None = None):
         """Returns (action in [-1, 1], log-probability of that action, shape (B, 1))."""
         mean, log_std = self.trunk(z_s).chunk(2, dim=-1)
-        return squashed_gaussian(mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX), deterministic)
+        return squashed_gaussian(mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX), deterministic, noise)
 
 
-def squashed_gaussian(mean: torch.Tensor, log_std: torch.Tensor, deterministic: bool = False):
+def squashed_gaussian(mean: torch.Tensor, log_std: torch.Tensor, deterministic: bool = False,
+                      noise: torch.Tensor | None = None):
     """a = tanh(u), u ~ N(mean, exp(log_std)^2) reparameterized: (a, log pi(a), shape (B, 1));
-    deterministic -> (tanh(mean), None)."""
+    deterministic -> (tanh(mean), None). `noise`: the standard normal draw (default: drawn here
+    from the global generator; a population passes each member's own)."""
     if deterministic:
         return torch.tanh(mean), None
-    eps = torch.randn_like(mean)
+    eps = torch.randn_like(mean) if noise is None else noise
     u = mean + log_std.exp() * eps
     # log N(u; mean, std) minus the tanh Jacobian, log(1 - tanh(u)^2) written stably.
     log_prob = (-0.5 * eps.square() - log_std - _HALF_LOG_2PI).sum(-1, keepdim=True)
