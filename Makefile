@@ -8,6 +8,8 @@ PROFILE ?= smoke
 NOTEBOOK ?=
 # Runs at once inside each notebook's sweep (local processes, one torch thread each), e.g. JOBS=2
 JOBS ?= 1
+# 1: each notebook's sweep trains the seeds of a configuration as one population (rlcore.population)
+POPULATION ?= 0
 export MUJOCO_GL ?= egl
 export PYTHONHASHSEED := 0
 
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Runs every notebook (or NOTEBOOK) through papermill at PROFILE; prints where the outputs went.
 reproduce: $(STAMP)
-	RLCORE_JOBS=$(JOBS) $(BIN)/python -m rlcore reproduce --profile $(PROFILE) $(if $(NOTEBOOK),--notebook $(NOTEBOOK),)
+	RLCORE_JOBS=$(JOBS) RLCORE_POPULATION=$(POPULATION) $(BIN)/python -m rlcore reproduce --profile $(PROFILE) $(if $(NOTEBOOK),--notebook $(NOTEBOOK),)
 
 # Whole suite: unit + learning tests, then every notebook at the smoke profile through nbval
 # (the claims notebook last: it reads the others' results).

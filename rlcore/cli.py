@@ -251,9 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads-per-run", type=_positive_int, default=1, help="torch threads per run (default 1)")
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs reserved per run")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray: GPUs reserved per run (e.g. 0.25)")
-    p.add_argument("--population", action="store_true",
-                   help="train each configuration's seeds as one vectorized population (SAC, serial collection; "
-                        "same run ids and results as alone)")
+    p.add_argument("--population", action="store_true", default=None,
+                   help="train each configuration's seeds as one vectorized population (SAC or TD3, serial "
+                        "collection; same run ids and results as alone; default $RLCORE_POPULATION)")
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("reproduce", help="run notebooks through papermill at a profile")
     p.add_argument("--profile", default="smoke")

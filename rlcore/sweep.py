@@ -58,6 +58,14 @@ def grid(base: RunConfig, axes: Mapping[str, Iterable[Any]]) -> list[RunConfig]:
     return [base.replace(**dict(zip(names, values))) for values in product(*(list(axes[n]) for n in names))]
 
 
+def default_population() -> bool:
+    """$RLCORE_POPULATION (what `make reproduce POPULATION=1` sets): "1" trains seeds as populations."""
+    value = os.environ.get("RLCORE_POPULATION", "0") or "0"
+    if value not in ("0", "1"):
+        raise ConfigError("RLCORE_POPULATION", value, "0 or 1")
+    return value == "1"
+
+
 def default_jobs() -> int:
     """$RLCORE_JOBS (what `make reproduce JOBS=N` sets), else 1."""
     value = os.environ.get("RLCORE_JOBS", "1")
@@ -72,7 +80,7 @@ def default_jobs() -> int:
 
 def run_sweep(configs: Sequence[RunConfig], results_dir=None, progress: bool = True, force: bool = False,
               wait: float = 0.0, jobs: int | None = None, backend: str | None = None, threads: int = 1,
-              cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, population: bool = False) -> pd.DataFrame:
+              cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, population: bool | None = None) -> pd.DataFrame:
     """Train every config; returns one row per run (in the configs' order) with its final state.
 
     A run that raises is recorded by the trainer itself as state "error" (traceback in its
@@ -80,10 +88,12 @@ def run_sweep(configs: Sequence[RunConfig], results_dir=None, progress: bool = T
     is reported as "locked" and left alone. Ctrl-C stops the sweep (runs in progress checkpoint and
     resume when the sweep is rerun). `jobs` (default $RLCORE_JOBS or 1) runs that many at once;
     `backend` (default $RLCORE_SWEEP_BACKEND or "local") "ray" submits runs as Ray tasks.
-    `population` trains the seeds of each configuration as one vectorized population
-    (`rlcore.population`: same run ids and results as alone), in this process (jobs 1, local).
+    `population` (default $RLCORE_POPULATION) trains the seeds of each configuration as one
+    vectorized population (`rlcore.population`: same run ids and results as alone), in this
+    process (jobs 1, local).
     """
     jobs = default_jobs() if jobs is None else jobs
+    population = default_population() if population is None else population
     backend = backend or os.environ.get("RLCORE_SWEEP_BACKEND", "local")
     if backend not in SWEEP_BACKENDS:
         raise ConfigError("backend", backend, f"one of {', '.join(map(repr, SWEEP_BACKENDS))}")

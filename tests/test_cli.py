@@ -384,7 +384,7 @@ def test_force_and_wait_reach_run_sweep(capsys, tmp_path, monkeypatch):
     assert main(["sweep", "--no-progress", "--results-dir", str(tmp_path), "--grid", "seed=0,1", "--force",
                  "--wait", "1.5"]) == 0
     assert seen == {"force": True, "wait": 1.5, "jobs": None, "backend": None, "threads": 1, "cpus_per_run": 1.0,
-                    "gpus_per_run": 0.0, "population": False}
+                    "gpus_per_run": 0.0, "population": None}
     seen.clear()
     assert main(["sweep", "--no-progress", "--results-dir", str(tmp_path), "--grid", "seed=0,1", "--population"]) == 0
     assert seen["population"] is True

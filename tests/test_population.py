@@ -140,3 +140,16 @@ def test_a_sweep_with_population_trains_each_configurations_seeds_together(tmp_p
     with pytest.raises(ConfigError) as info:
         run_sweep(small, tmp_path / "pop", population=True, jobs=2)
     assert info.value.field_name == "population"
+
+
+def test_the_population_switch_reads_its_environment_variable(monkeypatch):
+    from rlcore.sweep import default_population
+
+    monkeypatch.delenv("RLCORE_POPULATION", raising=False)
+    assert default_population() is False
+    monkeypatch.setenv("RLCORE_POPULATION", "1")
+    assert default_population() is True
+    monkeypatch.setenv("RLCORE_POPULATION", "yes")
+    with pytest.raises(ConfigError) as info:
+        default_population()
+    assert info.value.field_name == "RLCORE_POPULATION"
