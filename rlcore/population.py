@@ -147,6 +147,21 @@ class PopulationAgent:
         stack_into(stacked, member_modules)
         return stacked
 
+    def _stack_actor(self, actor_class: type[nn.Module], out_dim: int) -> nn.Module:
+        """The members' actors (`actor_class` around one trunk of `out_dim` outputs) as one of P members."""
+        cfg, in_dim, action_dim = self.cfg, self.members[0].extractor.state_dim, self.members[0].action_dim
+
+        def make():
+            stacked = actor_class(cfg, in_dim, action_dim)
+            stacked.trunk = build_trunk(cfg.actor, in_dim, out_dim, n=self.P, squeeze=False)
+            return stacked
+        return self._stack(make, [m.actor for m in self.members])
+
+    def _stack_critic(self) -> nn.Module:
+        """The members' twin critics as one trunk of 2P members (member j's are 2j and 2j + 1)."""
+        in_dim = self.members[0].extractor.state_action_dim
+        return self._stack(lambda: build_trunk(self.cfg.critic, in_dim, 1, n=2 * self.P), [m.critic for m in self.members])
+
     def _target(self, online: nn.Module, member_targets: Sequence[nn.Module]) -> nn.Module:
         target = make_target(online, self.cfg.sn_target)
         stack_into(target, member_targets)
@@ -250,15 +265,8 @@ class PopulationSAC(PopulationAgent):
     def __init__(self, members: Sequence[SAC], streams: RandomStreams):
         super().__init__(members, streams)
         m0, P, cfg = members[0], self.P, self.cfg
-        state_dim, sa_dim, action_dim = m0.extractor.state_dim, m0.extractor.state_action_dim, m0.action_dim
-
-        def actor():
-            stacked = SquashedGaussianActor(cfg, state_dim, action_dim)
-            stacked.trunk = build_trunk(cfg.actor, state_dim, 2 * action_dim, n=P, squeeze=False)
-            return stacked
-
-        self.actor = self._stack(actor, [m.actor for m in members])
-        self.critic = self._stack(lambda: build_trunk(cfg.critic, sa_dim, 1, n=2 * P), [m.critic for m in members])
+        self.actor = self._stack_actor(SquashedGaussianActor, 2 * m0.action_dim)
+        self.critic = self._stack_critic()
         self.critic_target = self._target(self.critic, [m.critic_target for m in members])
         self.log_alpha = torch.zeros(P, device=self.device, requires_grad=True)
         with torch.no_grad():
@@ -326,17 +334,10 @@ class PopulationTD3(PopulationAgent):
 
     def __init__(self, members: Sequence[TD3], streams: RandomStreams):
         super().__init__(members, streams)
-        m0, P, cfg = members[0], self.P, self.cfg
-        state_dim, sa_dim, action_dim = m0.extractor.state_dim, m0.extractor.state_action_dim, m0.action_dim
-
-        def actor():
-            stacked = DeterministicActor(cfg, state_dim, action_dim)
-            stacked.trunk = build_trunk(cfg.actor, state_dim, action_dim, n=P, squeeze=False)
-            return stacked
-
-        self.actor = self._stack(actor, [m.actor for m in members])
+        cfg = self.cfg
+        self.actor = self._stack_actor(DeterministicActor, members[0].action_dim)
         self.actor_target = self._target(self.actor, [m.actor_target for m in members])
-        self.critic = self._stack(lambda: build_trunk(cfg.critic, sa_dim, 1, n=2 * P), [m.critic for m in members])
+        self.critic = self._stack_critic()
         self.critic_target = self._target(self.critic, [m.critic_target for m in members])
         self._optimize("actor", list(self.actor.parameters()), [list(m.actor.parameters()) for m in members],
                        cfg.actor_lr)
