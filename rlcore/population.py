@@ -39,7 +39,7 @@ from .hooks import UpdateRequest
 from .loops import Diverged
 from .nets import SpectralLinear, build_trunk
 from .replay import Batch
-from .train import Trainer, _Interrupt, _Interrupts, RunInterrupted
+from .train import Interrupt, Interrupts, RunInterrupted, Trainer
 
 POPULATION_ALGOS = ("sac", "td3")
 
@@ -455,7 +455,7 @@ def _run_members(members: list[Trainer], streams: RandomStreams, step: int) -> l
                     statuses[j] = members[j].crashed(err)
 
     try:
-        with _Interrupts() as interrupts:
+        with Interrupts() as interrupts:
             for t in members:  # checked once per step below, after every member's periodic work
                 t.interrupts = _Unchecked()
             each(lambda j, t: t.first_evaluation(step))
@@ -471,7 +471,7 @@ def _run_members(members: list[Trainer], streams: RandomStreams, step: int) -> l
                 each(lambda j, t: t.periodic(step))
                 if step < b.total_steps:
                     interrupts.check()
-    except _Interrupt as stop:
+    except Interrupt as stop:
         population.save_optimizer_states()
         for j in live():
             with streams.member(j):  # its checkpoint holds its own random state

@@ -47,7 +47,7 @@ class RunInterrupted(Exception):
         super().__init__(f"interrupted at step {step}; rerun the same command to resume")
         self.step = step
 
-__all__ = ["Diverged", "RunInterrupted", "Trainer", "evaluate", "resolve_device", "train"]
+__all__ = ["Diverged", "Interrupt", "Interrupts", "RunInterrupted", "Trainer", "evaluate", "resolve_device", "train"]
 
 
 def evaluate(agent: Agent, env, episodes: int, seed: int, step: int = 0) -> tuple[list[float], list[int]]:
@@ -257,12 +257,12 @@ class Trainer:
     def run_from(self, step: int) -> dict:
         """Train from `step` to the end after `begin`: evaluation at 0, the strategy, the last files."""
         try:
-            with _Interrupts() as self.interrupts:
+            with Interrupts() as self.interrupts:
                 self.first_evaluation(step)
                 step = self.strategy.run(step)
         except Diverged as err:
             return self.crashed(err)
-        except _Interrupt as stop:
+        except Interrupt as stop:
             self.interrupted(stop.signal_name)
             raise RunInterrupted(self.step) from None
         except BaseException as err:
@@ -365,20 +365,22 @@ def train(cfg: RunConfig, results_dir=None, progress: bool = True, hooks: Sequen
     return Trainer(cfg, results_dir, progress, hooks).run(force=force, wait=wait)
 
 
-class _Interrupt(Exception):
+class Interrupt(Exception):
+    """A signal noted by `Interrupts`, raised at the next step boundary (inside a run)."""
+
     def __init__(self, signal_name: str):
         super().__init__(signal_name)
         self.signal_name = signal_name
 
 
-class _Interrupts:
+class Interrupts:
     """Ctrl-C (SIGINT) and SIGTERM during a run: the first one is noted and acted on at the next step
     boundary (`check`, called by `Trainer.periodic`); a second one interrupts at once. Only the main
     thread can install handlers; elsewhere the defaults stay."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __enter__(self) -> "_Interrupts":
+    def __enter__(self) -> "Interrupts":
         self.received: str | None = None
         self.previous = {}
         if threading.current_thread() is threading.main_thread():
@@ -393,7 +395,7 @@ class _Interrupts:
 
     def check(self) -> None:
         if self.received is not None:
-            raise _Interrupt(self.received)
+            raise Interrupt(self.received)
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self.previous.items():

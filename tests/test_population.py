@@ -83,9 +83,9 @@ def test_an_interrupted_population_resumes_as_its_members_solo_runs_do(tmp_path,
     """Ctrl-C at step 250 checkpoints every member (Adam state included); the rerun resumes them as
     a population and ends exactly where solo runs interrupted at the same step end."""
     from rlcore import train as train_module
-    from rlcore.train import RunInterrupted, _Interrupts
+    from rlcore.train import RunInterrupted, Interrupts
 
-    class InterruptOnce(_Interrupts):
+    class InterruptOnce(Interrupts):
         calls = 0
 
         def check(self):
@@ -97,8 +97,8 @@ def test_an_interrupted_population_resumes_as_its_members_solo_runs_do(tmp_path,
     def interrupted_then_resumed(run):
         InterruptOnce.calls = 0
         with monkeypatch.context() as m:
-            m.setattr(population, "_Interrupts", InterruptOnce)
-            m.setattr(train_module, "_Interrupts", InterruptOnce)
+            m.setattr(population, "Interrupts", InterruptOnce)
+            m.setattr(train_module, "Interrupts", InterruptOnce)
             with pytest.raises(RunInterrupted):
                 run()
         return run()
