@@ -52,12 +52,14 @@ def test_a_population_reproduces_its_members_solo_runs(tmp_path, one_thread, mon
         (solo_e, solo_m, solo_s), (pop_e, pop_m, pop_s) = tables(tmp_path / "solo", cfg), tables(tmp_path / "population", cfg)
         assert (tmp_path / "population" / cfg.run_id).is_dir()  # the solo run's id and directory
         # the same numbers up to the float rounding of batched matmuls (MKL's gemm blocks a batch of
-        # 2P matrices differently from one of 2 in the last bits): returns within ~1e-9 relative over 300 updates here
-        pd.testing.assert_frame_equal(pop_e, solo_e, check_exact=False, rtol=1e-6, atol=1e-4)
+        # 2P matrices differently from one of 2 in the last bits): returns within ~1e-9 relative over
+        # 300 updates on the development CPU (SAC bit for bit); the bounds leave room for other CPUs'
+        # kernels, and a wrong stream or slice would miss them by orders of magnitude
+        pd.testing.assert_frame_equal(pop_e, solo_e, check_exact=False, rtol=1e-4, atol=1e-2)
         keep = ~solo_m["metric"].isin(["train_steps_per_s"])
         pd.testing.assert_frame_equal(pop_m[~pop_m["metric"].isin(["train_steps_per_s"])].reset_index(drop=True),
-                                      solo_m[keep].reset_index(drop=True), check_exact=False, rtol=1e-5, atol=1e-7)
-        assert pop_s["final_eval_return"] == pytest.approx(solo_s["final_eval_return"], rel=1e-6)
+                                      solo_m[keep].reset_index(drop=True), check_exact=False, rtol=1e-3, atol=1e-5)
+        assert pop_s["final_eval_return"] == pytest.approx(solo_s["final_eval_return"], rel=1e-4)
     # the seeds differ from each other (the comparison above is not between identical runs)
     finals = [tables(tmp_path / "solo", c)[2]["final_eval_return"] for c in cfgs]
     assert len(set(finals)) == 3
@@ -109,8 +111,8 @@ def test_an_interrupted_population_resumes_as_its_members_solo_runs_do(tmp_path,
     for cfg in cfgs:
         assert interrupted_then_resumed(lambda: train(cfg, tmp_path / "solo", progress=False))["state"] == "finished"
         solo, pop = tables(tmp_path / "solo", cfg), tables(tmp_path / "population", cfg)
-        pd.testing.assert_frame_equal(pop[0], solo[0], check_exact=False, rtol=1e-6, atol=1e-4)
-        assert pop[2]["final_eval_return"] == pytest.approx(solo[2]["final_eval_return"], rel=1e-6)
+        pd.testing.assert_frame_equal(pop[0], solo[0], check_exact=False, rtol=1e-4, atol=1e-2)
+        assert pop[2]["final_eval_return"] == pytest.approx(solo[2]["final_eval_return"], rel=1e-4)
 
 
 def test_members_that_already_ended_are_returned_and_one_left_trains_alone(tmp_path, one_thread):
@@ -136,7 +138,7 @@ def test_a_sweep_with_population_trains_each_configurations_seeds_together(tmp_p
     assert solo["state"].tolist() == ["finished"] * 2
     for cfg in small:
         pd.testing.assert_frame_equal(tables(tmp_path / "pop", cfg)[0], tables(tmp_path / "solo", cfg)[0],
-                                      check_exact=False, rtol=1e-6, atol=1e-4)
+                                      check_exact=False, rtol=1e-4, atol=1e-2)
     with pytest.raises(ConfigError) as info:
         run_sweep(small, tmp_path / "pop", population=True, jobs=2)
     assert info.value.field_name == "population"
