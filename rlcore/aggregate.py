@@ -17,6 +17,7 @@ X_AXES = ("step", "frames")
 
 BANDS = ("ci", "std")
 CURVE_REPS = 1000  # bootstrap replications per curve band (one bootstrap per group covers all its steps)
+COUNTED_STATES = ("finished", "crashed")  # runs that ended; a run still going or one that failed does not count
 
 
 def curves(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return", x: str = "step",
@@ -75,9 +76,13 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
     over time is taken per seed or of the seed-mean curve:
       "mean_of_max" (default): max over evaluations per seed, then mean and std over seeds;
       "max_of_mean": max over evaluations of the seed-mean curve (std is that step's std).
+    With a "state" column (`load_sweep(..., config_columns=...)`) only runs that ended count
+    (`COUNTED_STATES`): a run still going, interrupted or failed has not seen its whole budget.
     """
     if mode not in MAX_RETURN_MODES:
         raise ConfigError("mode", mode, f"one of {', '.join(map(repr, MAX_RETURN_MODES))}")
+    if "state" in frame.columns:
+        frame = frame[frame["state"].isin(COUNTED_STATES)]
     sel = frame[frame["metric"] == metric]
     if mode == "mean_of_max":
         per_seed = sel.groupby([*by, "seed"])["value"].max().reset_index()
@@ -221,9 +226,6 @@ def crash_counts(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 
 
 # ---- Bjorck et al.'s final scores: the crash rule first, then each seed's last evaluation ---------------
-
-COUNTED_STATES = ("finished", "crashed")  # runs that ended; a run still going or one that failed does not count
-
 
 def head_preset(cfg: Any) -> str:
     """The head preset a pixel agent's config runs, in Bjorck et al.'s names (`experiments.HEAD_PRESETS`):

@@ -24,6 +24,18 @@ def test_max_average_return_mean_of_max_and_max_of_mean_differ_as_defined():
     assert mam.loc[0, "mean"] == pytest.approx(5.0)
 
 
+def test_max_average_return_counts_only_runs_that_ended():
+    # seed 1 is still running (its max so far is 50): the grid cell holds seed 0 (finished) and 2 (crashed)
+    frame = evals([("a", 0, 1, 10.0), ("a", 1, 1, 50.0), ("a", 2, 1, 4.0)])
+    frame["state"] = frame["seed"].map({0: "finished", 1: "running", 2: "crashed"})
+    for mode in aggregate.MAX_RETURN_MODES:
+        out = aggregate.max_average_return(frame, by=["group"], mode=mode)
+        assert out.loc[0, "n"] == 2 and out.loc[0, "mean"] == pytest.approx(7.0)
+    interrupted = frame.assign(state=frame["state"].replace("running", "interrupted"))
+    assert aggregate.max_average_return(interrupted, by=["group"]).loc[0, "n"] == 2
+    assert aggregate.max_average_return(frame.drop(columns="state"), by=["group"]).loc[0, "n"] == 3  # no states: all rows
+
+
 def test_max_average_return_rejects_unknown_mode():
     with pytest.raises(ConfigError, match="mode"):
         aggregate.max_average_return(evals([("a", 0, 1, 1.0)]), by=["group"], mode="median")
