@@ -228,3 +228,18 @@ def test_an_actor_gradient_norm_requested_between_actor_updates_is_measured_at_t
     result = a.update(b, step=2)                          # update 2: the pending request
     assert float(result.metrics["actor_grad_norm"]) > 0
     assert "actor_grad_norm" not in a.update(b, step=3).metrics and "actor_grad_norm" not in a.update(b, step=4).metrics
+
+
+def test_a_pending_actor_gradient_norm_request_survives_a_checkpoint():
+    a = agent()
+    b = batch()
+    a.update(b, step=0)
+    a.update(b, step=1, grad_norms=True)                  # asked between actor updates: pending
+    resumed = agent()
+    resumed.load_state_dict(a.state_dict())
+    assert float(resumed.update(b, step=2).metrics["actor_grad_norm"]) > 0
+    old = a.state_dict()
+    del old["extra"]["measure_actor"]                      # a checkpoint written before the flag was kept
+    older = agent()
+    older.load_state_dict(old)
+    assert "actor_grad_norm" not in older.update(b, step=2).metrics

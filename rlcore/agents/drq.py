@@ -164,3 +164,11 @@ class DrQ(LearnedTemperature, PixelAgent):
         self.optimizers["alpha"].step()
         metrics.update(actor_loss=loss.detach(), alpha=alpha, alpha_loss=loss_alpha.detach(),
                        entropy=-log_prob.detach().mean())
+
+    def extra_state(self) -> dict:
+        # A gradient-norm request still waiting for its actor update survives a resume.
+        return {**super().extra_state(), "measure_actor": self._measure_actor}
+
+    def load_extra_state(self, extra: dict) -> None:
+        super().load_extra_state(extra)
+        self._measure_actor = extra.get("measure_actor", False)  # checkpoints from before it was kept
