@@ -69,7 +69,7 @@ def serial_in_gradient_steps(frame: pd.DataFrame, warmup_steps: int, updates_per
 
 
 def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return",
-                       mode: str = "mean_of_max") -> pd.DataFrame:
+                       mode: str = "mean_of_max", initial: bool = False) -> pd.DataFrame:
     """The papers' "maximum average return" per group (Ota Fig 4, Fig 7, Table 1).
 
     Each evaluation is already an average over episodes. The paper does not say whether the max
@@ -78,11 +78,13 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
       "max_of_mean": max over evaluations of the seed-mean curve (std is that step's std).
     With a "state" column (`load_sweep(..., config_columns=...)`) only runs that ended count
     (`COUNTED_STATES`): a run still going, interrupted or failed has not seen its whole budget.
+    `initial`: whether the evaluation at step 0 counts (see `trained_evaluations`).
     """
     if mode not in MAX_RETURN_MODES:
         raise ConfigError("mode", mode, f"one of {', '.join(map(repr, MAX_RETURN_MODES))}")
     if "state" in frame.columns:
         frame = frame[frame["state"].isin(COUNTED_STATES)]
+    frame = frame if initial else trained_evaluations(frame)
     sel = frame[frame["metric"] == metric]
     if mode == "mean_of_max":
         per_seed = sel.groupby([*by, "seed"])["value"].max().reset_index()
@@ -94,17 +96,31 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
     return best[[*by, "mean", "std", "n"]].reset_index(drop=True)
 
 
+def trained_evaluations(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows after step 0. The trainer evaluates the untrained policy at step 0 (the curves'
+    first point), but that is no architecture's result, and on Ant it is a high one: near-zero
+    actions keep the body standing and earn the healthy reward, ~1000 over 1000 steps, which short
+    budgets never beat, so a maximum over all evaluations would rank the initial policies. Ota et
+    al.'s maxima come from TF2RL's trainer, whose first evaluation comes after `test_interval`
+    environment steps; the TD3 paper's evaluations include step 0 (`initial=True` reads it so)."""
+    return frame[frame["step"] > 0]
+
+
 # ---- per-seed scores and the statistics of Agarwal et al. 2021 (rliable, via rlcore.stats) ------------
 
 SCORES = ("max", "final")
 
 
-def seed_scores(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return", score: str = "max") -> pd.DataFrame:
+def seed_scores(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_return", score: str = "max",
+                initial: bool = False) -> pd.DataFrame:
     """One score per seed and group: "max" = the highest evaluation (the papers' "highest average
     return" of one run; each evaluation already averages its episodes), "final" = the last one.
+    `initial`: whether "max" may read the evaluation at step 0 (`trained_evaluations`).
     Columns: *by, seed, score, step (where the score was read)."""
     if score not in SCORES:
         raise ConfigError("score", score, f"one of {', '.join(map(repr, SCORES))}")
+    if score == "max" and not initial:
+        frame = trained_evaluations(frame)
     sel = frame[frame["metric"] == metric].reset_index(drop=True)  # idxmax returns labels: make them unique
     if sel.empty:
         return pd.DataFrame(columns=[*by, "seed", "score", "step"])

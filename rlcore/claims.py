@@ -37,7 +37,6 @@ from .config import ConfigError, RunConfig
 from .results import default_results_dir, load_runs, load_sweep
 
 VERDICTS = ("supported", "not supported", "inconclusive", "no results")
-COUNTED_STATES = ("finished", "crashed")
 MIN_RUNS = 2
 
 
@@ -165,7 +164,7 @@ def comparison_scores(comparison: Comparison, results_dir: str | Path) -> pd.Dat
     """Per-seed scores of both groups (columns group, env, seed, score, step), counted runs only."""
     labels = {c.run_id: g.label for g in (comparison.better, comparison.worse) for c in g.configs}
     runs = load_runs(results_dir, list(labels))
-    counted = set(runs.loc[runs["state"].isin(COUNTED_STATES), "run"]) if len(runs) else set()
+    counted = set(runs.loc[runs["state"].isin(aggregate.COUNTED_STATES), "run"]) if len(runs) else set()
     frame = load_sweep([c for g in (comparison.better, comparison.worse) for c in g.configs], results_dir,
                        table=comparison.table)
     frame = frame[frame["run"].isin(counted)].copy()

@@ -36,6 +36,18 @@ def test_max_average_return_counts_only_runs_that_ended():
     assert aggregate.max_average_return(frame.drop(columns="state"), by=["group"]).loc[0, "n"] == 3  # no states: all rows
 
 
+def test_the_untrained_policy_at_step_0_is_not_a_maximum_unless_asked():
+    # Ant's untrained policy stands still (~1000); the trained one scores lower at a short budget
+    frame = evals([("a", 0, 0, 988.0), ("a", 0, 5000, 420.0), ("a", 0, 10000, 130.0)])
+    assert aggregate.max_average_return(frame, by=["group"]).loc[0, "mean"] == pytest.approx(420.0)
+    assert aggregate.max_average_return(frame, by=["group"], mode="max_of_mean").loc[0, "mean"] == pytest.approx(420.0)
+    assert aggregate.max_average_return(frame, by=["group"], initial=True).loc[0, "mean"] == pytest.approx(988.0)
+    best = aggregate.seed_scores(frame, by=["group"])
+    assert best.loc[0, "score"] == pytest.approx(420.0) and best.loc[0, "step"] == 5000
+    assert aggregate.seed_scores(frame, by=["group"], initial=True).loc[0, "score"] == pytest.approx(988.0)
+    assert aggregate.seed_scores(frame, by=["group"], score="final").loc[0, "score"] == pytest.approx(130.0)
+
+
 def test_max_average_return_rejects_unknown_mode():
     with pytest.raises(ConfigError, match="mode"):
         aggregate.max_average_return(evals([("a", 0, 1, 1.0)]), by=["group"], mode="median")

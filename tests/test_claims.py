@@ -136,7 +136,8 @@ def test_running_runs_are_left_out(tmp_path):
     write_run(tmp_path, wide.configs[3], [-500.0, -1000.0], state="crashed")
     row = evaluate(Comparison(wide, narrow), tmp_path)
     assert row["runs_better"] == 4 and row["verdict"] == "inconclusive"
-    assert row["effect"] == pytest.approx((100 + 104 + 108 - 500) / 4 - 12.0)
+    # its best is -1000: the -500 is its evaluation at step 0, before any training
+    assert row["effect"] == pytest.approx((100 + 104 + 108 - 1000) / 4 - 12.0)
 
 
 @pytest.mark.parametrize("state", ["running", "interrupted", "error", "new"])
@@ -303,17 +304,17 @@ def test_ota_size_claim_at_smoke_reads_the_sweeps_runs(tmp_path):
     claim = _claim_by_id("ota-wider-helps")
     (comp,) = claim.comparisons("smoke")
     assert comp.label == "64x2 > 32x2"
+    # the untrained policies' evaluations at step 0 (0.0, the highest) are no run's best
     for cfg in comp.better.configs:
         write_run(tmp_path, cfg, [0.0, -150.0])
     for cfg in comp.worse.configs:
         write_run(tmp_path, cfg, [0.0, -900.0, -400.0])
     # smoke has one seed: a zero-width CI, never enough for the default min_runs
     summary, detail = evaluate_claims([claim], "smoke", tmp_path)
-    assert summary.loc[0, "verdict"] == "inconclusive" and detail.loc[0, "effect"] == pytest.approx(0.0)
-    write_run(tmp_path, comp.worse.configs[0], [-900.0, -400.0])  # now its best is -400
+    assert summary.loc[0, "verdict"] == "inconclusive" and detail.loc[0, "effect"] == pytest.approx(-150.0 - (-400.0))
     summary, detail = evaluate_claims([claim], "smoke", tmp_path, min_runs=1)
     assert summary.loc[0, "verdict"] == "supported"
-    assert detail.loc[0, "effect"] == pytest.approx(0.0 - (-400.0))
+    assert detail.loc[0, "effect"] == pytest.approx(-150.0 - (-400.0))
 
 
 def test_ota_table1_claim_pools_normalized_tasks_at_smoke(tmp_path):
