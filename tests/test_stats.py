@@ -255,7 +255,8 @@ def test_seed_scores_max_and_final():
     best = aggregate.seed_scores(score_rows(), by=["group"]).set_index(["group", "seed"])
     assert list(best.columns) == ["score", "step"]
     assert best.loc[("a", 0)].tolist() == [10.0, 1] and best.loc[("a", 1)].tolist() == [8.0, 2]
-    assert best.loc[("b", 0)].tolist() == [-1.0, 0]
+    assert best.loc[("b", 0)].tolist() == [-3.0, 5]  # its -1 is the untrained policy's, at step 0
+    assert aggregate.seed_scores(score_rows(), by=["group"], initial=True).set_index(["group", "seed"]).loc[("b", 0)].tolist() == [-1.0, 0]
     final = aggregate.seed_scores(score_rows(), by=["group"], score="final").set_index(["group", "seed"])
     assert final.loc[("a", 0)].tolist() == [2.0, 2] and final.loc[("a", 1)].tolist() == [8.0, 2]
     assert final.loc[("b", 0)].tolist() == [-3.0, 5]
