@@ -7,7 +7,7 @@ which adds CUDA graphs). Every round times `--iters` updates of each, on the sam
 batches, alternating, so both see the same moment of machine load. Printed per mode: compile time
 (the first updates, recompiles included), Dynamo's graph count and graph breaks of one update
 (`torch._dynamo.explain`: optimizer steps and `requires_grad_` toggles break the graph), ms per
-update (median and p10-p90 over rounds), the eager/compiled ratio, and the largest parameter
+update (median and range over rounds), the eager/compiled ratio, and the largest parameter
 difference after the warm-up updates, both copies drawing the same noise (the compiled path must
 compute the same numbers up to float reassociation; over hundreds of updates such differences
 grow, as between two CPUs).
@@ -15,13 +15,13 @@ grow, as between two CPUs).
     .venv/bin/python benchmarks/compile_speed.py                       # CPU (+ CUDA), SAC, ~2 min idle
     .venv/bin/python benchmarks/compile_speed.py --algo td3 --rounds 3 --iters 50
 
-Measured here (2 AMD EPYC cores, SAC, torch 2.13 CPU, gcc 12; the machine at 7-15 % other load):
-compiled/eager = 0.80-0.92, i.e. compiling is 9-25 % slower: "default" 14.4 vs 12.2 ms and 14.1 vs
-11.3 ms, "max-autotune-no-cudagraphs" 13.8 vs 10.4 ms per update; 6 graphs, 5 breaks; parameters
-after 6 updates equal to 8e-7. On HalfCheetah dims (obs 17), in throwaway experiments: compiling
-only the critic and actor losses (each forward + backward one graph, optimizer steps eager) gave
-7.5-8.7 vs 6.5-7.7 ms; inductor's `cpp_wrapper` changed nothing, one inductor thread made it worse
-(10-12.6 ms). The profile says why: the matmuls (bmm/baddbmm at ~175 GFLOP/s, this machine's
+Measured here (2 AMD EPYC cores, SAC only, torch 2.13 CPU, gcc 12, with `fallback_random`; the
+machine at 7-15 % other load): eager/compiled = 0.75-0.85, i.e. compiling made the update 18-33 %
+slower: "default" 14.4 vs 12.2 ms and 14.1 vs 11.3 ms, "max-autotune-no-cudagraphs" 13.8 vs 10.4
+ms; 6 graphs, 5 breaks; parameters after 6 updates equal to 8e-7. On HalfCheetah dims (obs 17), in
+throwaway experiments: compiling only the critic and actor losses (each forward + backward one
+graph, optimizer steps eager) gave 7.5-8.7 vs 6.5-7.7 ms; inductor's `cpp_wrapper` changed
+nothing, one inductor thread made it worse (10-12.6 ms). The profile says why: the matmuls (bmm/baddbmm at ~175 GFLOP/s, this machine's
 peak) are ~4.2 ms of the eager update and stay external calls when compiled, while inductor's
 generated C++ kernels for the pointwise work and reductions took ~2.2 ms per update, plus ~0.1 ms
 of guard checks per compiled call: no less than eager's ~2.3 ms of non-matmul ops. So rlcore has
@@ -103,10 +103,9 @@ def bench_mode(mode: str, device: torch.device, args, batches) -> dict:
     graphs, breaks = graph_breaks(probe, batches[0])
     torch._dynamo.reset()
     ratios = sorted(e / c for e, c in zip(ours, theirs))
-    q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]
     return {"device": device.type, "mode": mode, "compile s": f"{compile_s:.1f}", "graphs/breaks": f"{graphs}/{breaks}",
-            "eager ms": f"{statistics.median(ours):.2f} ({q(ours, .1):.2f}-{q(ours, .9):.2f})",
-            "compiled ms": f"{statistics.median(theirs):.2f} ({q(theirs, .1):.2f}-{q(theirs, .9):.2f})",
+            "eager ms": f"{statistics.median(ours):.2f} ({min(ours):.2f}-{max(ours):.2f})",
+            "compiled ms": f"{statistics.median(theirs):.2f} ({min(theirs):.2f}-{max(theirs):.2f})",
             "eager/compiled": f"{statistics.median(ratios):.2f}", f"max |dparam| after {args.warmup}": f"{difference:.1e}"}
 
 

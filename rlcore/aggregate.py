@@ -99,10 +99,13 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
 def trained_evaluations(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows after step 0. The trainer evaluates the untrained policy at step 0 (the curves'
     first point), but that is no architecture's result, and on Ant it is a high one: near-zero
-    actions keep the body standing and earn the healthy reward, ~1000 over 1000 steps, which short
-    budgets never beat, so a maximum over all evaluations would rank the initial policies. Ota et
-    al.'s maxima come from TF2RL's trainer, whose first evaluation comes after `test_interval`
-    environment steps; the TD3 paper's evaluations include step 0 (`initial=True` reads it so)."""
+    actions keep the body standing and earn the healthy reward, 800-1000 over 1000 steps, which
+    short budgets never beat, so a maximum over all evaluations would rank the initial policies.
+    Ota et al.'s agents build on Ota 2020's OFENet code (their A.4), which first evaluates after
+    its random warm-up, never at step 0; the TD3 paper's evaluations include step 0 (`initial=True`
+    reads it so). Limitation: evaluations inside a warm-up that outlasts the evaluation interval
+    (at `paper`, SAC's 10k-step warm-up holds the one at 5k) are untrained too and still count;
+    at `smoke` and `quick` every warm-up ends before the first scheduled evaluation."""
     return frame[frame["step"] > 0]
 
 
@@ -115,10 +118,13 @@ def seed_scores(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_retu
                 initial: bool = False) -> pd.DataFrame:
     """One score per seed and group: "max" = the highest evaluation (the papers' "highest average
     return" of one run; each evaluation already averages its episodes), "final" = the last one.
-    `initial`: whether "max" may read the evaluation at step 0 (`trained_evaluations`).
+    `initial`: whether "max" may read the evaluation at step 0 (`trained_evaluations`). With a
+    "state" column only runs that ended count (`COUNTED_STATES`), as in `max_average_return`.
     Columns: *by, seed, score, step (where the score was read)."""
     if score not in SCORES:
         raise ConfigError("score", score, f"one of {', '.join(map(repr, SCORES))}")
+    if "state" in frame.columns:
+        frame = frame[frame["state"].isin(COUNTED_STATES)]
     if score == "max" and not initial:
         frame = trained_evaluations(frame)
     sel = frame[frame["metric"] == metric].reset_index(drop=True)  # idxmax returns labels: make them unique

@@ -34,6 +34,8 @@ def test_max_average_return_counts_only_runs_that_ended():
     interrupted = frame.assign(state=frame["state"].replace("running", "interrupted"))
     assert aggregate.max_average_return(interrupted, by=["group"]).loc[0, "n"] == 2
     assert aggregate.max_average_return(frame.drop(columns="state"), by=["group"]).loc[0, "n"] == 3  # no states: all rows
+    for score in aggregate.SCORES:  # per-seed scores (Table 1, Fig 10, the claims) count the same runs
+        assert sorted(aggregate.seed_scores(frame, by=["group"], score=score)["seed"]) == [0, 2]
 
 
 def test_the_untrained_policy_at_step_0_is_not_a_maximum_unless_asked():
