@@ -86,7 +86,9 @@ def pixel_agent(algo: str = "drqv2", heads: str = "mlp2", width: int = HEAD_WIDT
 #          times (`benchmarks/sweep_cost.py --experiment bjorck_fig4_sn --profile quick`): a DrQ update
 #          with 1024-wide heads at batch 128 takes 1.0-1.2 s on an idle core (2-4 s loaded), so 5,250
 #          of them at 64 are ~0.9 CPU hours a run; Fig 3 + Fig 4 (mlp2, modern4, modern4_sn x 2 seeds)
-#          ~5.5 CPU hours, Table 1 (DrQ-v2, 3 heads x 2 seeds, an update every 2 steps) ~1.2;
+#          ~5.5 CPU hours, Table 1 (DrQ-v2, 3 heads x 2 seeds, an update every 2 steps) ~1.2. Measured in
+#          training (mlp2, one thread beside another sweep): 0.7-1.0 s per agent step, ~1.2-1.7 CPU
+#          hours a run, so Figs 3 + 4 (6 distinct runs) take ~7-10;
 #   smoke: the pipeline only: 32x32 frames, 200 agent steps, a batch of 32.
 # `shadow_size` lowers the software-GL shadow map outside `paper` (images identical on cartpole).
 BJORCK = {
