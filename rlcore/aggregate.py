@@ -78,7 +78,7 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
       "max_of_mean": max over evaluations of the seed-mean curve (std is that step's std).
     With a "state" column (`load_sweep(..., config_columns=...)`) only runs that ended count
     (`COUNTED_STATES`): a run still going, interrupted or failed has not seen its whole budget.
-    `initial`: whether the evaluation at step 0 counts (see `trained_evaluations`).
+    `initial`: whether the untrained policy's evaluations count (see `trained_evaluations`).
     """
     if mode not in MAX_RETURN_MODES:
         raise ConfigError("mode", mode, f"one of {', '.join(map(repr, MAX_RETURN_MODES))}")
@@ -97,15 +97,16 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
 
 
 def trained_evaluations(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows after step 0. The trainer evaluates the untrained policy at step 0 (the curves'
-    first point), but that is no architecture's result, and on Ant it is a high one: near-zero
-    actions keep the body standing and earn the healthy reward, 800-1000 over 1000 steps, which
-    short budgets never beat, so a maximum over all evaluations would rank the initial policies.
-    Ota et al.'s agents build on Ota 2020's OFENet code (their A.4), which first evaluates after
-    its random warm-up, never at step 0; the TD3 paper's evaluations include step 0 (`initial=True`
-    reads it so). Limitation: evaluations inside a warm-up that outlasts the evaluation interval
-    (at `paper`, SAC's 10k-step warm-up holds the one at 5k) are untrained too and still count;
-    at `smoke` and `quick` every warm-up ends before the first scheduled evaluation."""
+    """The evaluations of trained policies: without the rows marked `untrained` (`load_table`:
+    a serial run's evaluations up to the end of its random warm-up, step 0 included; an Ape-X
+    run's at gradient step 0), or, in a frame without that column, without step 0. The untrained
+    policy is no architecture's result, and on Ant it scores high: near-zero actions keep the body
+    standing and earn the healthy reward, 800-1000 over 1000 steps, which short budgets never beat,
+    so a maximum over all evaluations would rank the initial policies. Ota et al.'s agents build on
+    Ota 2020's OFENet code (their A.4), which first evaluates after its random warm-up and 5k
+    trained steps; the TD3 paper's evaluations include step 0 (`initial=True` reads them so)."""
+    if "untrained" in frame.columns:
+        return frame[~frame["untrained"].astype(bool)]
     return frame[frame["step"] > 0]
 
 
@@ -118,7 +119,7 @@ def seed_scores(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_retu
                 initial: bool = False) -> pd.DataFrame:
     """One score per seed and group: "max" = the highest evaluation (the papers' "highest average
     return" of one run; each evaluation already averages its episodes), "final" = the last one.
-    `initial`: whether "max" may read the evaluation at step 0 (`trained_evaluations`). With a
+    `initial`: whether "max" may read the untrained policy's evaluations (`trained_evaluations`). With a
     "state" column only runs that ended count (`COUNTED_STATES`), as in `max_average_return`.
     Columns: *by, seed, score, step (where the score was read)."""
     if score not in SCORES:

@@ -315,14 +315,34 @@ def load_runs(results_dir: str | Path, run_ids: Iterable[str] | None = None) -> 
     return pd.DataFrame.from_records(records)
 
 
+def untrained_steps(run_dir: Path) -> int:
+    """The last `step` at which a run's policy had no update yet: a serial run's warm-up
+    (`budget.warmup_steps` environment steps of random actions before the first update); 0 for
+    Ape-X, whose steps count gradient steps. 0 when the config does not read."""
+    try:
+        cfg = read_json(run_dir / "config.json")
+    except (FileNotFoundError, DamagedFile):
+        return 0
+    if cfg.get("collect", {}).get("mode", "serial") != "serial":
+        return 0
+    return int(cfg.get("budget", {}).get("warmup_steps", 0))
+
+
 def load_table(results_dir: str | Path, table: str = "evaluations", run_ids: Iterable[str] | None = None,
                config_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """All rows of `table` over the runs, long format, joined with the chosen flattened config columns."""
+    """All rows of `table` over the runs, long format, joined with the chosen flattened config columns.
+    Evaluation rows also get `untrained` (see `untrained_steps`)."""
     if table not in TABLES:
         raise ConfigError("table", table, f"one of {', '.join(map(repr, TABLES))}")
-    frames = [read_table(d / f"{table}.csv", d.name) for d in _run_dirs(results_dir, run_ids)
-              if (d / f"{table}.csv").exists()]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    frames = []
+    for d in _run_dirs(results_dir, run_ids):
+        if (d / f"{table}.csv").exists():
+            rows = read_table(d / f"{table}.csv", d.name)
+            if table == "evaluations":
+                rows["untrained"] = rows["step"] <= untrained_steps(d)
+            frames.append(rows)
+    frame = (pd.concat(frames, ignore_index=True) if frames
+             else pd.DataFrame(columns=COLUMNS + (["untrained"] if table == "evaluations" else [])))
     if config_columns:
         runs = load_runs(results_dir, run_ids)
         if runs.empty:  # no run yet: the same columns, no rows

@@ -50,6 +50,15 @@ def test_the_untrained_policy_at_step_0_is_not_a_maximum_unless_asked():
     assert aggregate.seed_scores(frame, by=["group"], score="final").loc[0, "score"] == pytest.approx(130.0)
 
 
+def test_evaluations_marked_untrained_are_left_out_beyond_step_0():
+    # a warm-up longer than the evaluation interval: the evaluation at 5k saw no update either
+    frame = evals([("a", 0, 0, 988.0), ("a", 0, 5000, 990.0), ("a", 0, 10000, 130.0)])
+    frame["untrained"] = frame["step"] <= 5000
+    assert aggregate.max_average_return(frame, by=["group"]).loc[0, "mean"] == pytest.approx(130.0)
+    assert aggregate.seed_scores(frame, by=["group"]).loc[0, "step"] == 10000
+    assert aggregate.seed_scores(frame, by=["group"], initial=True).loc[0, "score"] == pytest.approx(990.0)
+
+
 def test_max_average_return_rejects_unknown_mode():
     with pytest.raises(ConfigError, match="mode"):
         aggregate.max_average_return(evals([("a", 0, 1, 1.0)]), by=["group"], mode="median")

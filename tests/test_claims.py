@@ -31,11 +31,12 @@ def group(label: str, width: int, seeds=(0, 1, 2), env: str = "Pendulum-v1") -> 
 
 
 def write_run(root, cfg: RunConfig, values, state: str = "finished", metric: str = "eval_return", every: int = 100):
-    """A run directory as the trainer leaves it: config.json, status.json, evaluations.csv (one
-    evaluation per `every` steps from step 0)."""
+    """A run directory as the trainer leaves it: config.json, status.json, evaluations.csv (the
+    untrained policy's at step 0, then one per `every` steps after the warm-up)."""
     store = RunStore(root, cfg)
     store.prepare()
-    steps = [i * every for i in range(len(values))]
+    start = cfg.budget.warmup_steps if cfg.collect.mode == "serial" else 0
+    steps = [0] + [start + i * every for i in range(1, len(values))]
     store.write_rows("evaluations", [store.row(step, metric, v) for step, v in zip(steps, values)])
     store.write_status(state, step=steps[-1])
     return store
@@ -190,9 +191,10 @@ def test_another_metric_is_read_from_its_own_rows(tmp_path):
         for cfg in g.configs:
             store = RunStore(tmp_path, cfg)
             store.prepare()
-            store.write_rows("evaluations", [store.row(t, "eval_return", ret + cfg.seed) for t in (0, 100)]
-                             + [store.row(t, "srank_critic1", rank + cfg.seed) for t in (0, 100)])
-            store.write_status("finished", step=100)
+            # step 200: after the 100-step warm-up (the step-0 rows are the untrained policy's)
+            store.write_rows("evaluations", [store.row(t, "eval_return", ret + cfg.seed) for t in (0, 200)]
+                             + [store.row(t, "srank_critic1", rank + cfg.seed) for t in (0, 200)])
+            store.write_status("finished", step=200)
     assert evaluate(Comparison(a, b, metric="srank_critic1", score="final"), tmp_path)["verdict"] == "supported"
     assert evaluate(Comparison(a, b), tmp_path)["verdict"] == "not supported"
 
@@ -226,7 +228,7 @@ def test_scores_are_per_seed_and_group(tmp_path):
     assert sorted(scores.columns) == ["env", "group", "score", "seed", "step"]
     by = scores.set_index(["group", "seed"])
     assert by.loc[("wide", 2), "score"] == 108.0 and by.loc[("narrow", 0), "score"] == 9.0
-    assert by.loc[("narrow", 0), "step"] == 100
+    assert by.loc[("narrow", 0), "step"] == 200  # the first evaluation after the 100-step warm-up
 
 
 # ---- evaluate_claims ---------------------------------------------------------------------------
@@ -453,9 +455,10 @@ def test_synthetic_runs_read_back_through_the_store(tmp_path):
     cfg = config(64, 0)
     write_run(tmp_path, cfg, [1.0, 2.0, 3.0], state="running")
     runs = load_runs(tmp_path)
-    assert runs.loc[0, "run"] == cfg.run_id and runs.loc[0, "state"] == "running" and runs.loc[0, "final_step"] == 200
+    assert runs.loc[0, "run"] == cfg.run_id and runs.loc[0, "state"] == "running" and runs.loc[0, "final_step"] == 300
     evals = load_sweep([cfg], tmp_path)
-    assert evals["step"].tolist() == [0, 100, 200] and evals["value"].tolist() == [1.0, 2.0, 3.0]
+    assert evals["step"].tolist() == [0, 200, 300] and evals["value"].tolist() == [1.0, 2.0, 3.0]
+    assert evals["untrained"].tolist() == [True, False, False]
     assert (evals["env"] == "Pendulum-v1").all() and (evals["seed"] == 0).all()
 
 

@@ -156,6 +156,17 @@ def test_environment_manifest():
 
 
 # ---- loading ----------------------------------------------------------------------------------------
+def test_evaluations_are_untrained_up_to_the_warm_up_serial_or_at_step_0_with_apex(tmp_path, tiny_config):
+    serial = tiny_config("sac")                                   # warm-up 100 environment steps
+    apex = serial.replace(**{"collect.mode": "apex", "seed": 1})   # steps count gradient steps
+    _fake_run(tmp_path, serial, steps=(0, 100, 101, 200))
+    _fake_run(tmp_path, apex, steps=(0, 100, 200))
+    evals = load_table(tmp_path, "evaluations").set_index(["run", "step"])["untrained"]
+    assert [evals[(serial.run_id, s)] for s in (0, 100, 101, 200)] == [True, True, False, False]
+    assert [evals[(apex.run_id, s)] for s in (0, 100, 200)] == [True, False, False]
+    assert list(load_table(tmp_path / "none", "evaluations").columns) == COLUMNS + ["untrained"]
+
+
 def _fake_run(root, cfg, state="finished", steps=(0, 100)):
     store = RunStore(root, cfg)
     store.prepare()
@@ -181,18 +192,21 @@ def test_load_runs_table_sweep(tmp_path, tiny_config):
     assert by_run.loc[cfgs[2].run_id, "agent.critic.width"] == 64
 
     evals = load_table(tmp_path, "evaluations")
-    assert list(evals.columns) == COLUMNS
+    assert list(evals.columns) == COLUMNS + ["untrained"]
     assert len(evals) == 6 and set(evals["run"]) == {c.run_id for c in cfgs}
+    # warm-up 100 steps: the evaluations at 0 and 100 saw no update yet
+    assert evals["untrained"].all()
+    assert list(load_table(tmp_path, "metrics").columns) == COLUMNS
 
     merged = load_table(tmp_path, "evaluations", config_columns=["agent.critic.width", "agent.algo"])
-    assert list(merged.columns) == COLUMNS + ["state", "agent.critic.width", "agent.algo"]
+    assert list(merged.columns) == COLUMNS + ["untrained", "state", "agent.critic.width", "agent.algo"]
     td3_rows = merged[merged["run"] == cfgs[2].run_id]
     assert (td3_rows["agent.critic.width"] == 64).all() and (td3_rows["agent.algo"] == "td3").all()
 
     sweep = load_sweep(cfgs[:2], tmp_path, config_columns=["seed"])
     assert set(sweep["run"]) == {cfgs[0].run_id, cfgs[1].run_id}
     # "seed" is a column of the table already: merging it must not produce seed_x / seed_y.
-    assert list(sweep.columns) == COLUMNS + ["state"]
+    assert list(sweep.columns) == COLUMNS + ["untrained", "state"]
     assert sorted(sweep.drop_duplicates("run")["seed"]) == [0, 1]
 
     metrics = load_table(tmp_path, "metrics", run_ids=[cfgs[0].run_id])
@@ -204,7 +218,7 @@ def test_load_table_errors_and_empty(tmp_path, tiny_config):
         load_table(tmp_path, "rewards")
     assert info.value.field_name == "table"
     empty = load_table(tmp_path / "missing", "evaluations")
-    assert list(empty.columns) == COLUMNS and len(empty) == 0
+    assert list(empty.columns) == COLUMNS + ["untrained"] and len(empty) == 0
     assert load_runs(tmp_path / "missing").empty
     _fake_run(tmp_path, tiny_config())
     with pytest.raises(ConfigError) as info:
