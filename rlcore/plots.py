@@ -89,8 +89,12 @@ def grid_heatmap(scores: pd.DataFrame, rows: str, cols: str, title: str, row_lab
     """Heatmap of a score over two grid axes (Ota Fig 4, 7, 8). Rows grow downwards like the paper.
 
     `annotate_cells`: {(row value, col value): text} shown under the cell's own number, e.g. the
-    published number for that cell.
+    published number for that cell. No scores (no run of the grid has ended): a note, not a failure.
     """
+    if scores.empty:
+        fig, ax = plt.subplots(figsize=(5, 1.6)) if ax is None else (ax.figure, ax)
+        note_panel(ax, [title, "No run of this grid has ended yet: nothing to show."])
+        return fig
     table = scores.pivot(index=rows, columns=cols, values=value).sort_index().sort_index(axis=1)
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.1 * len(table.columns) + 2.4, 0.8 * len(table.index) + 1.6))

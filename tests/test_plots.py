@@ -137,6 +137,15 @@ def test_grid_heatmap_cells_and_annotations(figures_dir):
     assert_saved_png(fig, "grid_heatmap", figures_dir)
 
 
+def test_grid_heatmap_of_a_grid_with_no_ended_run_is_a_note(figures_dir):
+    frame = _evals([64]).assign(layers=1, state="running")
+    scores = aggregate.max_average_return(frame, by=["units", "layers"])
+    assert scores.empty
+    fig = plots.grid_heatmap(scores, rows="units", cols="layers", row_label="units", col_label="layers", title="Fig 4")
+    assert "No run of this grid has ended yet" in fig.axes[0].texts[0].get_text()
+    assert_saved_png(fig, "grid_heatmap_empty", figures_dir)
+
+
 # ---- loss landscapes -----------------------------------------------------------------------------
 
 def _landscape(dims: int, points: int = 7, hessian: float | None = 12.5) -> Landscape:
