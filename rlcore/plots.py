@@ -497,6 +497,9 @@ def departures(sweep, paper) -> str:
     for name, label in (("warmup_steps", "warm-up"), ("replay_size", "replay"), ("eval_episodes", "eval episodes")):
         if getattr(a.budget, name) != getattr(p.budget, name):
             out.append(f"{label} {getattr(a.budget, name):,} (paper {getattr(p.budget, name):,})")
+    if a.agent.algo == "drqv2" and a.agent.drqv2.std_steps != p.agent.drqv2.std_steps:
+        out.append(f"exploration std 1.0 -> 0.1 over {a.agent.drqv2.std_steps:,} agent steps "
+                   f"(paper {p.agent.drqv2.std_steps:,}: the same share of the run)")
     if "shadow_size" in ka and ka.get("shadow_size") != kp.get("shadow_size"):
         out.append(f"shadow map {ka['shadow_size']} px (rendering only)")
     return "; ".join(out)

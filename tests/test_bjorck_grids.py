@@ -90,3 +90,17 @@ def test_parameters_from_papermill_and_bad_ones():
         get_experiment("bjorck_fig1_modern")("smoke", eval_evry=3)
     swingup = get_experiment("bjorck_table1_drqv2")("paper", cartpole_sparse="swingup_sparse")
     assert "dmc:cartpole-swingup_sparse" in {c.env.id for c in swingup.configs}
+
+
+def test_drqv2_exploration_schedule_keeps_its_share_of_the_run_outside_paper():
+    paper = get_experiment("bjorck_table1_drqv2")("paper")
+    schedule = {c.env.id: c.agent.drqv2.std_steps for c in paper.configs}
+    assert schedule["dmc:cartpole-balance_sparse"] == 100_000 and schedule["dmc:reacher-easy"] == 500_000  # easy / medium
+    quick = get_experiment("bjorck_table1_drqv2")("quick")
+    for cfg in quick.configs:  # 100k of the paper's 250k agent steps -> 40 % of 6,250
+        assert cfg.budget.total_steps == 6_250 and cfg.agent.drqv2.std_steps == 2_500
+    from rlcore.plots import departures
+    assert "exploration std 1.0 -> 0.1 over 2,500 agent steps (paper 100,000" in departures(quick, paper)
+    assert "exploration std" not in departures(paper, paper)
+    drq = get_experiment("bjorck_fig4_sn")("quick")  # DrQ has no schedule to scale
+    assert "exploration std" not in departures(drq, get_experiment("bjorck_fig4_sn")("paper"))

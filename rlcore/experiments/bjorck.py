@@ -90,16 +90,19 @@ def pixel_agent(algo: str = "drqv2", heads: str = "mlp2", width: int = HEAD_WIDT
 #          training (mlp2, one thread beside another sweep): 0.7-1.0 s per agent step, ~1.2-1.7 CPU
 #          hours a run, so Figs 3 + 4 (6 distinct runs) take ~7-10;
 #   smoke: the pipeline only: 32x32 frames, 200 agent steps, a batch of 32.
+# `std_schedule` (DrQ-v2's exploration std, 1.0 -> 0.1): "paper" keeps DrQ-v2's length in agent steps
+#   (100k on easy tasks: 40 % of the paper's 250k agent steps); "scaled" ends it after the same share of
+#   the run's agent steps (quick: 2,500 of 6,250), so a short run is not exploring at std ~0.95 throughout.
 # `shadow_size` lowers the software-GL shadow map outside `paper` (images identical on cartpole).
 BJORCK = {
     "paper": dict(tasks=None, seeds=tuple(range(10)), frames=500_000, image=84, action_repeat=None, batch_size=None,
-                  warmup_steps=None, eval_every_frames=10_000, shadow_size=None),
+                  warmup_steps=None, eval_every_frames=10_000, shadow_size=None, std_schedule="paper"),
     "quick": dict(tasks=("dmc:cartpole-swingup",), table1_tasks=("dmc:cartpole-balance_sparse",), seeds=(0, 1),
                   frames=50_000, image=84, action_repeat=8, batch_size=64, warmup_steps=1_000,
-                  eval_every_frames=10_000, shadow_size=256),
+                  eval_every_frames=10_000, shadow_size=256, std_schedule="scaled"),
     "smoke": dict(tasks=("dmc:cartpole-swingup",), table1_tasks=("dmc:cartpole-balance_sparse",), seeds=(0,),
                   frames=400, image=32, action_repeat=2, batch_size=None, warmup_steps=None,
-                  eval_every_frames=200, shadow_size=256),
+                  eval_every_frames=200, shadow_size=256, std_schedule="scaled"),
 }
 FIG3_TASK = "dmc:cartpole-swingup"  # Fig 3's training dynamics (Sec. 3.4)
 
@@ -143,10 +146,20 @@ def bjorck_sweep(name: str, profile: str, algo: str, heads: Sequence[str], tasks
             agent_overrides["batch_size"] = preset["batch_size"]
         for head in heads:
             agent = pixel_agent(algo, head, env_id=task, **agent_overrides)
+            if algo == "drqv2" and preset["std_schedule"] == "scaled":
+                agent = _scaled_std_schedule(agent, steps, task)
             configs += [RunConfig(env=env, agent=agent, budget=budget, seed=s, profile=profile) for s in seeds]
     return Sweep(name=name, profile=profile, configs=tuple(configs),
                  axes={"task": tuple(tasks), "heads": tuple(heads), "seed": seeds, "frames": frames, "algo": algo},
                  description=description)
+
+
+def _scaled_std_schedule(agent: AgentConfig, steps: int, task: str) -> AgentConfig:
+    """DrQ-v2's exploration schedule shortened to the same share of this run's agent steps as it
+    takes of the paper's run (`BJORCK["paper"]` frames at the task's paper action repeat)."""
+    paper_steps = BJORCK["paper"]["frames"] // bjorck_env(task, "paper").action_repeat
+    std_steps = max(1, round(agent.drqv2.std_steps * steps / paper_steps))
+    return dataclasses.replace(agent, drqv2=dataclasses.replace(agent.drqv2, std_steps=std_steps))
 
 
 def _tasks(tasks: Any, profile: str, paper_tasks: Sequence[str], key: str = "tasks") -> tuple[str, ...]:
