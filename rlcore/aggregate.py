@@ -82,8 +82,7 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
     """
     if mode not in MAX_RETURN_MODES:
         raise ConfigError("mode", mode, f"one of {', '.join(map(repr, MAX_RETURN_MODES))}")
-    if "state" in frame.columns:
-        frame = frame[frame["state"].isin(COUNTED_STATES)]
+    frame = ended_runs(frame)
     frame = frame if initial else trained_evaluations(frame)
     sel = frame[frame["metric"] == metric]
     if mode == "mean_of_max":
@@ -94,6 +93,11 @@ def max_average_return(frame: pd.DataFrame, by: Sequence[str], metric: str = "ev
     c = curves(frame, by, metric, band="std")
     best = c.loc[c.groupby(list(by))["mean"].idxmax()]
     return best[[*by, "mean", "std", "n"]].reset_index(drop=True)
+
+
+def ended_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that ended (`COUNTED_STATES`); a frame without a "state" column as it is."""
+    return frame[frame["state"].isin(COUNTED_STATES)] if "state" in frame.columns else frame
 
 
 def trained_evaluations(frame: pd.DataFrame) -> pd.DataFrame:
@@ -124,8 +128,7 @@ def seed_scores(frame: pd.DataFrame, by: Sequence[str], metric: str = "eval_retu
     Columns: *by, seed, score, step (where the score was read)."""
     if score not in SCORES:
         raise ConfigError("score", score, f"one of {', '.join(map(repr, SCORES))}")
-    if "state" in frame.columns:
-        frame = frame[frame["state"].isin(COUNTED_STATES)]
+    frame = ended_runs(frame)
     if score == "max" and not initial:
         frame = trained_evaluations(frame)
     sel = frame[frame["metric"] == metric].reset_index(drop=True)  # idxmax returns labels: make them unique
@@ -264,7 +267,7 @@ def crash_ruled(frame: pd.DataFrame, configs: Sequence[Any], metric: str = "eval
     column (`load_sweep(..., config_columns=[...])`)."""
     if "state" not in frame.columns:
         raise ConfigError("frame", "rows without a state column", "rows loaded with config_columns (they carry each run's state)")
-    return carry_crashed(frame[frame["state"].isin(COUNTED_STATES)], configs, metric)
+    return carry_crashed(ended_runs(frame), configs, metric)
 
 
 def final_scores(frame: pd.DataFrame, configs: Sequence[Any], by: Sequence[str],
