@@ -338,6 +338,8 @@ def load_table(results_dir: str | Path, table: str = "evaluations", run_ids: Ite
     for d in _run_dirs(results_dir, run_ids):
         if (d / f"{table}.csv").exists():
             rows = read_table(d / f"{table}.csv", d.name)
+            if rows.empty:  # a run that has not logged yet (pandas warns when concatenating empty frames)
+                continue
             if table == "evaluations":
                 rows["untrained"] = rows["step"] <= untrained_steps(d)
             frames.append(rows)

@@ -224,3 +224,13 @@ def test_load_table_errors_and_empty(tmp_path, tiny_config):
     with pytest.raises(ConfigError) as info:
         load_table(tmp_path, config_columns=["agent.critic.widht"])
     assert info.value.field_name == "config_columns"
+
+
+@pytest.mark.filterwarnings("error::FutureWarning")
+def test_a_run_that_has_not_logged_yet_adds_no_rows_and_no_warning(tmp_path, tiny_config):
+    _fake_run(tmp_path, tiny_config(seed=0), steps=(0, 200))
+    started = _fake_run(tmp_path, tiny_config(seed=1), state="running", steps=(0,))
+    (started.dir / "evaluations.csv").write_text(",".join(COLUMNS) + "\n")  # header only
+    evals = load_table(tmp_path, "evaluations")
+    assert set(evals["run"]) == {tiny_config(seed=0).run_id} and len(evals) == 2
+    assert evals["untrained"].tolist() == [True, False]
