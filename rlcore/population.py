@@ -466,9 +466,11 @@ def _run_members(members: list[Trainer], streams: RandomStreams, step: int) -> l
                 if members[live()[0]].strategy.updates_due(step):
                     for _ in range(b.updates_per_step):
                         _learner_step(population, members, streams, step)
-                if step % b.checkpoint_every == 0 and step < b.total_steps:
+                # One decision for all members: the shared optimizer state is saved first.
+                checkpoint = members[live()[0]].checkpoint_due(step)
+                if checkpoint:
                     population.save_optimizer_states()
-                each(lambda j, t: t.periodic(step))
+                each(lambda j, t: t.periodic(step, checkpoint))
                 if step < b.total_steps:
                     interrupts.check()
     except Interrupt as stop:

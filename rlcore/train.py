@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -38,6 +39,23 @@ from .results import FINAL_STATES, RunStore, default_results_dir, environment_ma
 log = logging.getLogger(__name__)
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own, fixed start states
+# `budget.checkpoint_every` counts steps, and a CPU pixel run may never reach it (a quick DrQ run is
+# 6,250 agent steps in 1-2 hours); a checkpoint by the clock as well bounds what a killed process loses.
+DEFAULT_CHECKPOINT_MINUTES = 20.0
+
+
+def checkpoint_minutes() -> float:
+    """$RLCORE_CHECKPOINT_MINUTES (default 20): also checkpoint a run once this much wall time has
+    passed since its last checkpoint; 0 turns it off. When a run checkpoints is not what it computes,
+    so this is not part of the config or the run id."""
+    value = os.environ.get("RLCORE_CHECKPOINT_MINUTES", "") or str(DEFAULT_CHECKPOINT_MINUTES)
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = -1.0
+    if not math.isfinite(minutes) or minutes < 0:
+        raise ConfigError("RLCORE_CHECKPOINT_MINUTES", value, "minutes >= 0 (0: checkpoint by steps only)")
+    return minutes
 
 
 class RunInterrupted(Exception):
@@ -75,6 +93,7 @@ class Trainer:
         self.store = RunStore(results_dir or default_results_dir(cfg.profile), cfg)
         self.progress = progress
         self._custom_hooks = hooks
+        self.checkpoint_s = 60.0 * checkpoint_minutes()  # a bad value stops here, before anything is written
 
     # ---- what strategies and hooks call ------------------------------------------------------
     def make_env(self, seed: int | None = None):
@@ -105,8 +124,17 @@ class Trainer:
             self.replay.update_priorities(batch.indices, result.td_errors)
         self._accumulate(result.metrics)
 
-    def periodic(self, step: int) -> None:
-        """Logging, evaluation and checkpoints at their intervals of `step`."""
+    def checkpoint_due(self, step: int) -> bool:
+        """Every `budget.checkpoint_every` steps, and whenever `checkpoint_minutes()` have passed since
+        the last checkpoint (or the start); never at the last step, which writes the final files."""
+        if step >= self.cfg.budget.total_steps:
+            return False
+        by_clock = self.checkpoint_s > 0 and time.time() - self.last_checkpoint_t >= self.checkpoint_s
+        return step % self.cfg.budget.checkpoint_every == 0 or by_clock
+
+    def periodic(self, step: int, checkpoint: bool | None = None) -> None:
+        """Logging, evaluation and checkpoints at their intervals of `step` (`checkpoint`: decided by
+        the caller, as a population does once for all its members; None: `checkpoint_due`)."""
         b = self.cfg.budget
         if step % b.log_every == 0 and self.sums:
             now = time.time()
@@ -117,7 +145,7 @@ class Trainer:
         if step % b.eval_every == 0 or step == b.total_steps:
             self.last_eval = self._log_eval(step)
             self.bar.set_postfix_str(f"eval_return={self.last_eval:.1f}", refresh=False)
-        if step % b.checkpoint_every == 0 and step < b.total_steps:
+        if self.checkpoint_due(step) if checkpoint is None else checkpoint:
             self._checkpoint(step)
             self.store.write_status("running", step=step)
         self.bar.update(1)
@@ -168,6 +196,7 @@ class Trainer:
             "metric_window": {"sums": dict(self.sums), "counts": dict(self.counts)},
             "wall_time_s": self.wall_time_s + (time.time() - self.t_start),
         })
+        self.last_checkpoint_t = time.time()
 
     def _restore(self, ckpt: dict) -> int:
         self.agent.load_state_dict(ckpt["agent"])
@@ -205,6 +234,7 @@ class Trainer:
         self.sums: dict[str, torch.Tensor] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.wall_time_s, self.t_start = 0.0, time.time()
+        self.last_checkpoint_t = self.t_start
 
     # ---- the run --------------------------------------------------------------------------
     def run(self, force: bool = False, wait: float = 0.0) -> dict:

@@ -155,3 +155,47 @@ def test_the_population_switch_reads_its_environment_variable(monkeypatch):
     with pytest.raises(ConfigError) as info:
         default_population()
     assert info.value.field_name == "RLCORE_POPULATION"
+
+
+def test_clock_checkpoints_of_a_population_change_nothing_and_resume_as_solo_runs_do(tmp_path, one_thread, monkeypatch):
+    """Checkpointing at every step by the clock ($RLCORE_CHECKPOINT_MINUTES), members and their shared
+    optimizer state together, computes exactly what a population without those checkpoints does; a
+    population killed mid-run (a second Ctrl-C: no checkpoint of its own) resumes from its last clock
+    checkpoint and ends where solo runs killed at the same step end (a resume restarts the episode in
+    progress, so the comparison is with resumed runs, not with uninterrupted ones)."""
+    from rlcore.agents.sac import SAC
+
+    cfgs = [pendulum(s, **{"budget.total_steps": 250, "budget.checkpoint_every": 10**6}) for s in (0, 1)]
+    for minutes, root in (("0", tmp_path / "plain"), ("1e-9", tmp_path / "clocked")):
+        monkeypatch.setenv("RLCORE_CHECKPOINT_MINUTES", minutes)
+        assert [s["state"] for s in train_population(cfgs, root, progress=False)] == ["finished"] * 2
+    for cfg in cfgs:
+        plain, clocked = tables(tmp_path / "plain", cfg), tables(tmp_path / "clocked", cfg)
+        pd.testing.assert_frame_equal(clocked[0], plain[0])
+        assert clocked[2]["final_eval_return"] == plain[2]["final_eval_return"]
+
+    def killed_then_resumed(run, owner):
+        """`run()` dies in its 100th update (step 199), after the clock checkpoint at step 198."""
+        real, calls = owner.update, []
+
+        def dies(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 100:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        with monkeypatch.context() as m:
+            m.setattr(owner, "update", dies)
+            with pytest.raises(KeyboardInterrupt):
+                run()
+        return run()
+
+    statuses = killed_then_resumed(lambda: train_population(cfgs, tmp_path / "killed", progress=False),
+                                   population.POPULATIONS["sac"])
+    assert [s["state"] for s in statuses] == ["finished"] * 2
+    for cfg in cfgs:
+        status = killed_then_resumed(lambda: train(cfg, tmp_path / "solo", progress=False), SAC)
+        assert status["state"] == "finished"
+        solo, killed = tables(tmp_path / "solo", cfg), tables(tmp_path / "killed", cfg)
+        pd.testing.assert_frame_equal(killed[0], solo[0], check_exact=False, rtol=1e-4, atol=1e-2)
+        assert killed[2]["final_eval_return"] == pytest.approx(solo[2]["final_eval_return"], rel=1e-4)

@@ -258,3 +258,62 @@ def test_interrupted_run_resumes_without_duplicates(tmp_path, tiny_config, monke
     assert reference["state"] == "finished"
     final = evals[(evals["metric"] == "eval_return") & (evals["step"] == 400)]["value"].item()
     assert status["final_eval_return"] == pytest.approx(final)
+
+
+# ---- checkpoints by the clock ($RLCORE_CHECKPOINT_MINUTES) ------------------------------------------
+def test_clock_checkpoints_change_nothing_and_resume_a_run_that_never_reaches_its_step_interval(
+        tmp_path, tiny_config, monkeypatch):
+    """A quick pixel run is shorter than its `checkpoint_every`: only the clock checkpoints it. Here
+    the clock is due at every step (1e-9 minutes); the run must compute exactly what a run without
+    such checkpoints computes, and a killed one must resume from its last clock checkpoint."""
+    cfg = tiny_config("sac", total_steps=300, warmup_steps=100, eval_every=50, log_every=50,
+                      checkpoint_every=10**6, max_episode_steps=40)
+    monkeypatch.setenv("RLCORE_CHECKPOINT_MINUTES", "0")
+    train(cfg, tmp_path / "ref", progress=False)
+    ref_evals = eval_frame(tmp_path / "ref", cfg)
+
+    monkeypatch.setenv("RLCORE_CHECKPOINT_MINUTES", "1e-9")
+    saves = []
+    real_checkpoint = rlcore.train.Trainer._checkpoint
+    monkeypatch.setattr(rlcore.train.Trainer, "_checkpoint", lambda self, step: saves.append(step) or real_checkpoint(self, step))
+    train(cfg, tmp_path / "clocked", progress=False)
+    assert saves == list(range(1, 300))  # every step but the last, none of them a multiple of checkpoint_every
+    pd.testing.assert_frame_equal(eval_frame(tmp_path / "clocked", cfg), ref_evals)
+
+    real_make_agent = rlcore.train.make_agent
+
+    def dies_at_update_120(*args, **kwargs):  # at step 220: a second Ctrl-C, which saves nothing itself
+        agent = real_make_agent(*args, **kwargs)
+        real_update = agent.update
+
+        def update(batch, step, **kw):
+            if agent.updates == 120:
+                raise KeyboardInterrupt
+            return real_update(batch, step, **kw)
+
+        agent.update = update
+        return agent
+
+    with monkeypatch.context() as m:
+        m.setattr(rlcore.train, "make_agent", dies_at_update_120)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, tmp_path / "killed", progress=False)
+    store = RunStore(tmp_path / "killed", cfg)
+    assert store.load_checkpoint()["step"] == 219
+    spy = EvaluationSpy()
+    assert train(cfg, tmp_path / "killed", progress=False, hooks=[spy])["state"] == "finished"
+    assert spy.steps == [250, 300]
+    evals = eval_frame(tmp_path / "killed", cfg)
+    assert_no_duplicates(evals)
+    assert set(zip(evals["step"], evals["metric"])) == set(zip(ref_evals["step"], ref_evals["metric"]))
+    pd.testing.assert_frame_equal(evals[evals["step"] <= 219].reset_index(drop=True),
+                                  ref_evals[ref_evals["step"] <= 219].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan"])
+def test_a_bad_checkpoint_clock_is_one_config_error(tmp_path, tiny_config, monkeypatch, value):
+    monkeypatch.setenv("RLCORE_CHECKPOINT_MINUTES", value)
+    with pytest.raises(ConfigError) as info:
+        train(tiny_config("sac"), tmp_path, progress=False)
+    assert info.value.field_name == "RLCORE_CHECKPOINT_MINUTES"
+    assert not (tmp_path / tiny_config("sac").run_id).exists()  # stopped before anything was written
