@@ -89,6 +89,18 @@ def test_target_noise_is_clipped_at_std_clip():
     assert noisy.abs().max() <= a.cfg.drqv2.std_clip + 1e-6
 
 
+def test_the_clamp_to_the_action_box_passes_the_gradient_straight_through():
+    """As DrQ-v2's TruncatedNormal: values inside [-1, 1], and d action / d mu = 1 everywhere, also
+    where mu + noise left the box (a plain clamp would give 0 there and freeze a saturated actor)."""
+    a = agent()
+    mu = torch.tensor([[0.0, 0.95], [-0.99, 2.0]], requires_grad=True)
+    action = a._smoothed(mu, std=0.3)
+    assert action.abs().max() <= 1.0
+    assert action[1, 1].item() == 1.0  # mu + noise >= 1.7 there: clamped in value
+    action.sum().backward()
+    assert torch.equal(mu.grad, torch.ones_like(mu))
+
+
 def test_acting_explores_only_when_asked():
     a = agent()
     obs = batch(1).obs.numpy()

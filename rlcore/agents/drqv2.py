@@ -68,8 +68,12 @@ class DrQV2(PixelAgent):
             return self.state_features(obs)  # no target encoder in DrQ-v2
 
     def _smoothed(self, mu: torch.Tensor, std: float) -> torch.Tensor:
+        """mu + clipped noise, clamped to the action box with a straight-through gradient (DrQ-v2's
+        TruncatedNormal sample): the actor keeps its gradient where the sum leaves [-1, 1], as it
+        does near saturation, where a plain clamp would zero it."""
         clip = self.cfg.drqv2.std_clip
-        return (mu + (std * torch.randn_like(mu)).clamp(-clip, clip)).clamp(-1.0, 1.0)
+        action = mu + (std * torch.randn_like(mu)).clamp(-clip, clip)
+        return action + (action.clamp(-1.0, 1.0) - action).detach()
 
     # ---- acting -----------------------------------------------------------------------------
     @torch.no_grad()
