@@ -68,7 +68,8 @@ def test_smaller_profiles_shrink_the_grid_and_say_so(name, profile):
     assert len(set(ids)) == len(ids)
     for c in sweep.configs:
         assert RunConfig.from_dict(c.to_dict()) == c  # valid (checked on construction) and round-trips
-        assert c.budget.total_steps * c.env.action_repeat == (400 if profile == "smoke" else 50_000)
+        quick_frames = 40_000 if name == "bjorck_table1_drqv2" else 50_000  # BJORCK["quick"]["table1"]
+        assert c.budget.total_steps * c.env.action_repeat == (400 if profile == "smoke" else quick_frames)
 
 
 def test_figures_that_share_a_configuration_share_its_runs():
@@ -92,15 +93,23 @@ def test_parameters_from_papermill_and_bad_ones():
     assert "dmc:cartpole-swingup_sparse" in {c.env.id for c in swingup.configs}
 
 
-def test_drqv2_exploration_schedule_keeps_its_share_of_the_run_outside_paper():
+def test_drqv2_exploration_schedule_keeps_its_share_of_the_run_where_the_profile_scales_it():
+    from rlcore.plots import departures
+
     paper = get_experiment("bjorck_table1_drqv2")("paper")
     schedule = {c.env.id: c.agent.drqv2.std_steps for c in paper.configs}
     assert schedule["dmc:cartpole-balance_sparse"] == 100_000 and schedule["dmc:reacher-easy"] == 500_000  # easy / medium
-    quick = get_experiment("bjorck_table1_drqv2")("quick")
-    for cfg in quick.configs:  # 100k of the paper's 250k agent steps -> 40 % of 6,250
-        assert cfg.budget.total_steps == 6_250 and cfg.agent.drqv2.std_steps == 2_500
-    from rlcore.plots import departures
-    assert "exploration std 1.0 -> 0.1 over 2,500 agent steps (paper 100,000" in departures(quick, paper)
+    smoke = get_experiment("bjorck_table1_drqv2")("smoke")
+    for cfg in smoke.configs:  # 100k of the paper's 250k agent steps -> 40 % of 200
+        assert cfg.budget.total_steps == 200 and cfg.agent.drqv2.std_steps == 80
+    assert "exploration std 1.0 -> 0.1 over 80 agent steps (paper 100,000" in departures(smoke, paper)
     assert "exploration std" not in departures(paper, paper)
+    # quick's Table 1 keeps the paper's action repeat, warm-up and schedule (BJORCK["quick"]["table1"])
+    quick = get_experiment("bjorck_table1_drqv2")("quick")
+    for cfg in quick.configs:
+        assert (cfg.env.action_repeat, cfg.budget.total_steps, cfg.budget.warmup_steps, cfg.agent.drqv2.std_steps) \
+            == (2, 20_000, 2_000, 100_000)
+    assert "exploration std" not in departures(quick, paper) and "action repeat" not in departures(quick, paper)
+    assert "40,000 frames (paper 500,000)" in departures(quick, paper)
     drq = get_experiment("bjorck_fig4_sn")("quick")  # DrQ has no schedule to scale
     assert "exploration std" not in departures(drq, get_experiment("bjorck_fig4_sn")("paper"))

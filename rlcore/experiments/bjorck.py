@@ -86,7 +86,7 @@ def pixel_agent(algo: str = "drqv2", heads: str = "mlp2", width: int = HEAD_WIDT
 #          times (`benchmarks/sweep_cost.py --experiment bjorck_fig4_sn --profile quick`): a DrQ update
 #          with 1024-wide heads at batch 128 takes 1.0-1.2 s on an idle core (2-4 s loaded), so 5,250
 #          of them at 64 are ~0.9 CPU hours a run; Fig 3 + Fig 4 (mlp2, modern4, modern4_sn x 2 seeds)
-#          ~5.5 CPU hours, Table 1 (DrQ-v2, 3 heads x 2 seeds, an update every 2 steps) ~1.2. Measured in
+#          ~5.5 CPU hours (Table 1 has its own departures: `table1` below). Measured in
 #          training (mlp2, one thread beside another sweep): 0.7-1.0 s per agent step, ~1.2-1.7 CPU
 #          hours a run, so Figs 3 + 4 (6 distinct runs) take ~7-10;
 #   smoke: the pipeline only: 32x32 frames, 200 agent steps, a batch of 32.
@@ -94,12 +94,21 @@ def pixel_agent(algo: str = "drqv2", heads: str = "mlp2", width: int = HEAD_WIDT
 #   (100k on easy tasks: 40 % of the paper's 250k agent steps); "scaled" ends it after the same share of
 #   the run's agent steps (quick: 2,500 of 6,250), so a short run is not exploring at std ~0.95 throughout.
 # `shadow_size` lowers the software-GL shadow map outside `paper` (images identical on cartpole).
+# `table1`: Table 1's own departures from the profile's. At quick, DrQ-v2 keeps the paper's action
+#   repeat (2), warm-up (2,000 agent steps = 4,000 frames) and exploration schedule, and runs 40k
+#   frames: DrQ-v2's published curves for cartpole balance_sparse (10 seeds, batch 256) are at 1000 in
+#   every seed by 40k frames. The first quick grid (action repeat 8, 50k frames, 2,625 updates, the
+#   scaled schedule) left the MLP head at 25-56, below its untrained policy: 3.4x fewer updates than
+#   the reference had made by 40k frames. Now 9,000 updates at batch 64, measured at 0.33 s (mlp2),
+#   0.55 s (modern4) and 0.54 s (modern4_sn) each on one core (`benchmarks/pixel_speed.py --sections b
+#   --algos drqv2 --batches 64 --threads 1`): ~0.9 / 1.4 / 1.4 CPU hours a run, ~7.3 for the 6 runs.
 BJORCK = {
     "paper": dict(tasks=None, seeds=tuple(range(10)), frames=500_000, image=84, action_repeat=None, batch_size=None,
                   warmup_steps=None, eval_every_frames=10_000, shadow_size=None, std_schedule="paper"),
     "quick": dict(tasks=("dmc:cartpole-swingup",), table1_tasks=("dmc:cartpole-balance_sparse",), seeds=(0, 1),
                   frames=50_000, image=84, action_repeat=8, batch_size=64, warmup_steps=1_000,
-                  eval_every_frames=10_000, shadow_size=256, std_schedule="scaled"),
+                  eval_every_frames=10_000, shadow_size=256, std_schedule="scaled",
+                  table1=dict(frames=40_000, action_repeat=None, warmup_steps=2_000, std_schedule="paper")),
     "smoke": dict(tasks=("dmc:cartpole-swingup",), table1_tasks=("dmc:cartpole-balance_sparse",), seeds=(0,),
                   frames=400, image=32, action_repeat=2, batch_size=None, warmup_steps=None,
                   eval_every_frames=200, shadow_size=256, std_schedule="scaled"),
@@ -107,12 +116,19 @@ BJORCK = {
 FIG3_TASK = "dmc:cartpole-swingup"  # Fig 3's training dynamics (Sec. 3.4)
 
 
-def bjorck_env(task: str, profile: str) -> EnvConfig:
+def bjorck_preset(profile: str, experiment: str | None = None) -> dict:
+    """The profile's scale (BJORCK), with an experiment's own departures (e.g. "table1") applied."""
+    preset = {k: v for k, v in BJORCK[profile].items() if not isinstance(v, dict)}
+    return {**preset, **BJORCK[profile].get(experiment, {})} if experiment else preset
+
+
+def bjorck_env(task: str, profile: str, preset: dict | None = None) -> EnvConfig:
     """A task as the profile renders it: 84x84 RGB (or the profile's size), 3 frames, the benchmark's
-    action repeat (2) unless the profile sets one, and the profile's episode cap."""
+    action repeat (2) unless the profile (`preset`, default `bjorck_preset(profile)`) sets one, and
+    the profile's episode cap."""
     from .. import envs
 
-    preset = BJORCK[profile]
+    preset = preset or bjorck_preset(profile)
     kwargs = {"height": preset["image"], "width": preset["image"]}
     if preset["shadow_size"] is not None:
         kwargs["shadow_size"] = preset["shadow_size"]
@@ -125,15 +141,16 @@ def bjorck_env(task: str, profile: str) -> EnvConfig:
 
 def bjorck_sweep(name: str, profile: str, algo: str, heads: Sequence[str], tasks: Sequence[str],
                  seeds: Sequence[int] | None = None, frames: int | None = None, description: str = "",
-                 **budget_overrides: Any) -> Sweep:
+                 preset: dict | None = None, **budget_overrides: Any) -> Sweep:
     """Every (task, head preset, seed) of one experiment: `algo`'s paper settings (DrQ-v2's per task)
-    with the head preset, the profile's scale (BJORCK) and `budget_overrides`."""
-    preset = BJORCK[profile]
+    with the head preset, the profile's scale (`preset`, default `bjorck_preset(profile)`) and
+    `budget_overrides`."""
+    preset = preset or bjorck_preset(profile)
     seeds = nbparams.int_list(seeds, "seeds", minimum=0) or preset["seeds"]
     frames = nbparams.integer(frames, "frames") or preset["frames"]
     configs = []
     for task in tasks:
-        env = bjorck_env(task, profile)
+        env = bjorck_env(task, profile, preset)
         steps = max(frames // env.action_repeat, 1)
         overrides = dict(total_steps=steps, eval_every=max(preset["eval_every_frames"] // env.action_repeat, 1))
         if profile == "paper":  # the agents' own replays: DrQ 100k, DrQ-v2 1M (holds every step here)
@@ -232,7 +249,8 @@ def bjorck_table1_drqv2(profile: str = "smoke", tasks: Sequence[str] | None = No
     return bjorck_sweep("bjorck2021_table1_drqv2", profile, "drqv2",
                         _heads(heads, ("mlp2", "modern4", "modern4_sn")),
                         _tasks(tasks, profile, paper_tasks, key="table1_tasks"), seeds, frames,
-                        "DrQ-v2: MLP, modern and modern + SN heads", **budget_overrides)
+                        "DrQ-v2: MLP, modern and modern + SN heads", preset=bjorck_preset(profile, "table1"),
+                        **budget_overrides)
 
 
 def _drq_grid(experiment, name: str, default_heads: Sequence[str], profile: str, tasks, seeds, heads, frames,
