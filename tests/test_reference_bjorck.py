@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rlcore import reference
@@ -14,7 +15,8 @@ from rlcore.config import ConfigError
 from rlcore.dmc import parse_id
 from rlcore.experiments import HEAD_PRESETS
 
-TABLES = Path(__file__).parent / "data" / "bjorck2021_tables.txt"
+DATA = Path(__file__).parent / "data"
+TABLES = DATA / "bjorck2021_tables.txt"
 CELL = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:\\pm|±)\s*(\d+(?:\.\d*)?)\s*$")
 
 
@@ -162,3 +164,14 @@ def test_table3_every_cell_matches_the_text():
             assert r.batch_size is frame.batch_size.dtype.na_value
     assert "averaged across 5 runs" in reference.BJORCK2021_TABLE3_NOTE
     assert "512" in reference.BJORCK2021_TABLE3_NOTE and "V100" in reference.BJORCK2021_TABLE3_NOTE
+
+
+def test_drqv2_balance_sparse_curve_matches_its_published_csv():
+    """Every typed return against the rows of DrQ-v2's curves/dmc_cartpole_balance_sparse.csv
+    (facebookresearch/drqv2 at c0c650b) for frames 0, 20k and 40k, kept in tests/data."""
+    published = pd.read_csv(DATA / "drqv2_curve_cartpole_balance_sparse_0-40k.csv")
+    ours = reference.drqv2_balance_sparse_curve()
+    merged = ours.merge(published, left_on=["frames", "seed"], right_on=["frame", "seed"], validate="one_to_one")
+    assert len(merged) == len(published) == 30
+    assert (merged["value"] == merged["episode_reward"]).all()
+    assert (ours[ours["frames"] == 40_000]["value"] == 1000.0).all()
