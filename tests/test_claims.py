@@ -482,7 +482,10 @@ def test_bjorck_claims_compare_the_papers_heads_on_their_grids():
 
 
 def test_the_gradient_norm_claim_reads_the_training_metrics(tmp_path):
-    comp = _bjorck("bjorck-gradients-grow-without-sn").comparisons("smoke")[0]
+    actor, critic = _bjorck("bjorck-gradients-grow-without-sn").comparisons("smoke")
+    assert (critic.metric, critic.score, critic.table) == ("train_critic_grad_norm", "max", "metrics")
+    assert (critic.better.label, critic.worse.label) == (actor.better.label, actor.worse.label)
+    comp = actor
     assert (comp.metric, comp.score, comp.table) == ("train_actor_grad_norm", "max", "metrics")
     wide, narrow = group("modern", 64), group("modern + SN", 32)
     for g, peaks in ((wide, [50.0, 80.0, 65.0]), (narrow, [1.0, 1.2, 0.9])):
