@@ -209,6 +209,25 @@ def test_ended_run_is_skipped(tmp_path, tiny_config, monkeypatch, final):
 
 
 # ---- resume after an interruption (in process; the real-kill test is in test_resume.py) ----------------
+def agents_interrupted_at_update(n: int):
+    """A `make_agent` whose agents raise KeyboardInterrupt (a second Ctrl-C) when asked for update `n`."""
+    real_make_agent = rlcore.train.make_agent
+
+    def make(*args, **kwargs):
+        agent = real_make_agent(*args, **kwargs)
+        real_update = agent.update
+
+        def update(batch, step, **kw):
+            if agent.updates == n:
+                raise KeyboardInterrupt
+            return real_update(batch, step, **kw)
+
+        agent.update = update
+        return agent
+
+    return make
+
+
 def test_interrupted_run_resumes_without_duplicates(tmp_path, tiny_config, monkeypatch):
     cfg = tiny_config("sac", total_steps=400, warmup_steps=100, eval_every=50, log_every=50,
                       checkpoint_every=150, max_episode_steps=40)
@@ -216,21 +235,7 @@ def test_interrupted_run_resumes_without_duplicates(tmp_path, tiny_config, monke
     ref_evals = eval_frame(tmp_path / "ref", cfg)
 
     # Interrupt at update 180 (step 279): after the checkpoint at step 150 and the evaluations at 200, 250.
-    real_make_agent = rlcore.train.make_agent
-
-    def interrupting(*args, **kwargs):
-        agent = real_make_agent(*args, **kwargs)
-        real_update = agent.update
-
-        def update(batch, step, **kwargs):
-            if agent.updates == 180:
-                raise KeyboardInterrupt
-            return real_update(batch, step, **kwargs)
-
-        agent.update = update
-        return agent
-
-    monkeypatch.setattr(rlcore.train, "make_agent", interrupting)
+    monkeypatch.setattr(rlcore.train, "make_agent", agents_interrupted_at_update(180))
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "run", progress=False)
     store = RunStore(tmp_path / "run", cfg)
@@ -280,22 +285,8 @@ def test_clock_checkpoints_change_nothing_and_resume_a_run_that_never_reaches_it
     assert saves == list(range(1, 300))  # every step but the last, none of them a multiple of checkpoint_every
     pd.testing.assert_frame_equal(eval_frame(tmp_path / "clocked", cfg), ref_evals)
 
-    real_make_agent = rlcore.train.make_agent
-
-    def dies_at_update_120(*args, **kwargs):  # at step 220: a second Ctrl-C, which saves nothing itself
-        agent = real_make_agent(*args, **kwargs)
-        real_update = agent.update
-
-        def update(batch, step, **kw):
-            if agent.updates == 120:
-                raise KeyboardInterrupt
-            return real_update(batch, step, **kw)
-
-        agent.update = update
-        return agent
-
-    with monkeypatch.context() as m:
-        m.setattr(rlcore.train, "make_agent", dies_at_update_120)
+    with monkeypatch.context() as m:  # at update 120 (step 220): a second Ctrl-C, which saves nothing itself
+        m.setattr(rlcore.train, "make_agent", agents_interrupted_at_update(120))
         with pytest.raises(KeyboardInterrupt):
             train(cfg, tmp_path / "killed", progress=False)
     store = RunStore(tmp_path / "killed", cfg)
