@@ -184,3 +184,19 @@ def test_size_sweep_notebook_rejects_an_empty_grid(results_base, tmp_path, size_
         _execute(size_sweep_head, tmp_path, {"units": []})
     assert err.value.ename == "ConfigError" and err.value.evalue.startswith("units=[] is invalid")
     assert not results_base.exists()
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_source_notebooks_are_valid_nbformat_with_cell_ids_and_no_outputs(path):
+    """nbformat 4.5 requires an id on every cell (a missing one is a warning today, an error later)."""
+    import warnings
+
+    import nbformat
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    ids = [c.get("id") for c in nb.cells]
+    assert all(ids) and len(set(ids)) == len(ids)
+    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
