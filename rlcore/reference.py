@@ -236,7 +236,7 @@ _DRQV2_BALANCE_SPARSE = {
 
 def drqv2_balance_sparse_curve() -> pd.DataFrame:
     """DrQ-v2's own published returns on cartpole balance_sparse at 0, 20k and 40k frames, 10 seeds
-    (long format: task, heads, frames, seed, return). Table 1 reports only 500k frames; this is the
+    (long format: task, heads, frames, seed, value). Table 1 reports only 500k frames; this is the
     published number at a `quick` budget."""
     return pd.DataFrame([dict(task="dmc:cartpole-balance_sparse", heads="mlp2", frames=f, seed=i + 1, value=v)
                          for f, values in _DRQV2_BALANCE_SPARSE.items() for i, v in enumerate(values)])

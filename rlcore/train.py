@@ -145,7 +145,9 @@ class Trainer:
         if step % b.eval_every == 0 or step == b.total_steps:
             self.last_eval = self._log_eval(step)
             self.bar.set_postfix_str(f"eval_return={self.last_eval:.1f}", refresh=False)
-        if self.checkpoint_due(step) if checkpoint is None else checkpoint:
+        if checkpoint is None:
+            checkpoint = self.checkpoint_due(step)
+        if checkpoint:
             self._checkpoint(step)
             self.store.write_status("running", step=step)
         self.bar.update(1)
