@@ -421,9 +421,9 @@ def _bjorck_grad_norms(profile):
 
 
 def _bjorck_table1(profile):
-    sweep = experiments.bjorck_table1_drqv2(profile)
-    return (Comparison(_heads_group(sweep, "mlp2"), _heads_group(sweep, "modern4")),
-            Comparison(_heads_group(sweep, "modern4_sn"), _heads_group(sweep, "modern4")))
+    """Table 1 reports each head's final return, as Table 2 and Fig 1 do: score the last evaluation."""
+    return (_bjorck("bjorck_table1_drqv2", "mlp2", "modern4")(profile)
+            + _bjorck("bjorck_table1_drqv2", "modern4_sn", "modern4")(profile))
 
 
 BJORCK = "Bjorck et al. 2021"

@@ -481,6 +481,14 @@ def test_bjorck_claims_compare_the_papers_heads_on_their_grids():
     assert {c.agent.critic.spectral_norm for c in table2.better.configs} == {True}
 
 
+def test_bjorck_return_claims_score_the_final_evaluation():
+    # Bjorck's tables and curves report the return at the budget, not Ota's highest evaluation
+    for claim in claims.BJORCK_CLAIMS:
+        for comp in claim.comparisons("smoke"):
+            if comp.metric == "eval_return":
+                assert comp.score == "final", claim.id
+
+
 def test_the_gradient_norm_claim_reads_the_training_metrics(tmp_path):
     actor, critic = _bjorck("bjorck-gradients-grow-without-sn").comparisons("smoke")
     assert (critic.metric, critic.score, critic.table) == ("train_critic_grad_norm", "max", "metrics")
