@@ -464,7 +464,8 @@ def task_intervals(summary: pd.DataFrame, hue: str, title: str, task: str = "tas
                           label=f"{hue}={lv}") for lv in levels]
     if published_drawn:
         handles.append(plt.Line2D([], [], ls="none", marker="D", mfc="none", mec="0.3", label=reference_label))
-    ax.legend(handles=handles, fontsize=7, loc="best")
+    # outside the axes: inside, "best" still lands on the n=... notes of bars that reach the edge
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_xlabel(f"{xlabel} (seed mean, bar: {interval})", fontsize=8)
     ax.set_title(title, fontsize=10)
     return fig
