@@ -30,16 +30,19 @@ $(STAMP): pyproject.toml constraints.txt
 reproduce: $(STAMP)
 	RLCORE_JOBS=$(JOBS) RLCORE_POPULATION=$(POPULATION) $(BIN)/python -m rlcore reproduce --profile $(PROFILE) $(if $(NOTEBOOK),--notebook $(NOTEBOOK),)
 
-# Whole suite: unit + learning tests, then every notebook at the smoke profile through nbval
-# (the claims notebook last: it reads the others' results).
+# pytest-xdist workers for the unit and learning tests (each test uses one torch thread)
+TEST_WORKERS ?= 2
+
+# Whole suite: unit + learning tests (TEST_WORKERS processes), then every notebook at the smoke profile through nbval
+# (one at a time, each sweep TEST_WORKERS runs at once; the claims notebook last: it reads the others' results).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
-	RLCORE_RESULTS=$(CURDIR)/.nbval-results RLCORE_FIGURES=$(CURDIR)/.nbval-figures \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests
+	RLCORE_RESULTS=$(CURDIR)/.nbval-results RLCORE_FIGURES=$(CURDIR)/.nbval-figures RLCORE_JOBS=$(TEST_WORKERS) \
 		$(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider \
 		$(filter-out notebooks/claims.ipynb,$(sort $(wildcard notebooks/*.ipynb))) notebooks/claims.ipynb
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow" tests
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks

@@ -2,6 +2,10 @@
 
 The suite runs on small CPU machines that other jobs may share: one intra-op thread keeps the
 timings stable (an OpenMP team of 2 on a contended 2-core box can be 10x slower than 1 thread).
+`make test` runs the suite in two pytest-xdist workers, one per core (`--dist loadgroup`). Modules
+whose tests start processes and wait on them with deadlines (collection workers, Ray, parallel
+sweeps, SIGKILLed runs, lock holders) are marked `xdist_group("processes")`: they run one at a time
+in one worker, so two of them never compete for the cores.
 """
 
 from __future__ import annotations

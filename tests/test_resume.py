@@ -19,7 +19,8 @@ from rlcore.hooks import hooks_for
 from rlcore.results import RunStore
 from rlcore.train import train
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# xdist_group "processes": see tests/conftest.py
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.xdist_group("processes")]
 
 CHILD = """
 import json, sys

@@ -15,7 +15,8 @@ from rlcore.config import ConfigError, RunConfig
 from rlcore.results import RunStore, load_runs, load_table
 from rlcore.sweep import grid, run_sweep
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# xdist_group "processes": see tests/conftest.py
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.xdist_group("processes")]
 
 TINY = {
     "env.id": "Pendulum-v1", "env.max_episode_steps": 20, "budget.total_steps": 60, "budget.warmup_steps": 20,
