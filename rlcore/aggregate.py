@@ -359,3 +359,23 @@ def dynamics_summary(frame: pd.DataFrame, by: Sequence[str], x: str = "frames", 
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)[columns]
+
+
+def vanished_from(frame: pd.DataFrame, by: Sequence[str], metric: str = "train_actor_grad_norm",
+                  x: str = "frames") -> pd.DataFrame:
+    """When a logged quantity fell to exactly 0 for good, per run: rows of `metric` (columns *by,
+    seed, x, value) -> one row per (*by, seed) with `logged` (points), `zeros` (points exactly 0) and
+    `zero_from` (the first x from which every later point is 0; NaN if the last point is not). A DrQ-v2
+    actor gradient norm of exactly 0 means tanh has saturated at every action of the batch: the
+    policy no longer learns, and stays where it is."""
+    keys = [*by, "seed"]
+    rows = frame[frame["metric"] == metric].sort_values(x)
+    out = []
+    for key, run in rows.groupby(keys, sort=True):
+        zero = (run["value"] == 0).to_numpy()
+        nonzero = np.flatnonzero(~zero)
+        first = nonzero[-1] + 1 if len(nonzero) else 0  # the point after the last nonzero one
+        zero_from = run[x].iloc[first] if first < len(zero) else np.nan
+        out.append(dict(zip(keys, key if isinstance(key, tuple) else (key,)), logged=len(zero), zeros=int(zero.sum()),
+                        zero_from=zero_from))
+    return pd.DataFrame(out, columns=[*keys, "logged", "zeros", "zero_from"])

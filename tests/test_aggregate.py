@@ -196,3 +196,14 @@ def test_dynamics_summary_early_late_and_peak_per_group():
     assert aggregate.dynamics_summary(pd.DataFrame(rows).iloc[:0], ["heads"]).empty
     with pytest.raises(ConfigError, match="share"):
         aggregate.dynamics_summary(pd.DataFrame(rows), ["heads"], share=0)
+
+
+def test_vanished_from_finds_where_a_norm_fell_to_zero_for_good():
+    rows = pd.DataFrame(dict(
+        heads=["a"] * 4 + ["b"] * 3 + ["c"] * 2, seed=[0] * 9, frames=[1, 2, 3, 4, 1, 2, 3, 1, 2],
+        metric="train_actor_grad_norm", value=[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.5, 0.0, 0.0]))
+    rows = pd.concat([rows, rows.assign(metric="eval_return", value=0.0)])  # other metrics are ignored
+    out = aggregate.vanished_from(rows, ["heads"]).set_index("heads")
+    assert out.loc["a", "zero_from"] == 2 and out.loc["a", "zeros"] == 3 and out.loc["a", "logged"] == 4
+    assert pd.isna(out.loc["b", "zero_from"]) and out.loc["b", "zeros"] == 1  # a zero, then it recovered
+    assert out.loc["c", "zero_from"] == 1  # zero from the first point on

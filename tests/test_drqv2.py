@@ -170,3 +170,13 @@ def test_drqv2_takes_its_per_task_settings(env_id, std_steps, n_step, batch_size
     assert (run.agent.drqv2.std_steps, run.agent.n_step, run.agent.batch_size) == (std_steps, n_step, batch_size)
     humanoid = pixel_agent("drqv2", "mlp2", env_id="dmc:humanoid-run")
     assert (humanoid.actor_lr, humanoid.drqv2.feature_dim, humanoid.drqv2.std_steps) == (8e-5, 100, 2_000_000)
+
+
+def test_actor_saturated_reports_the_share_of_actions_whose_tanh_has_no_gradient_left():
+    a = agent()
+    assert a.update(batch(), step=10).metrics["actor_saturated"] == 0.0  # a fresh head: |u| well below 9
+    with torch.no_grad():  # push the head's output far into tanh's flat tail: tanh(u) rounds to 1 in float32
+        a.actor.head.head.bias.fill_(50.0)
+    result = a.update(batch(), step=11, grad_norms=True)
+    assert result.metrics["actor_saturated"] == 1.0
+    assert result.metrics["actor_grad_norm"] == 0.0  # and so no policy gradient reaches the actor at all

@@ -128,7 +128,8 @@ class DrQV2(PixelAgent):
         is detached: the actor loss never reaches the encoder. Then the target critic."""
         requires_grad(self.critic, False)
         requires_grad(self.critic_projection, False)
-        action = self._smoothed(self.actor(h), self.std(self.step))
+        mu = self.actor(h)
+        action = self._smoothed(mu, self.std(self.step))
         q = self.critic(self.critic_features(b.obs, action, h)).min(dim=0).values
         loss = -q.mean()
         self.optimizers["actor"].zero_grad(set_to_none=True)
@@ -140,7 +141,10 @@ class DrQV2(PixelAgent):
         requires_grad(self.critic_projection, True)
         soft_update(self.critic_target, self.critic, self.cfg.tau)
         soft_update(self.critic_projection_target, self.critic_projection, self.cfg.tau)
-        metrics.update(actor_loss=loss.detach(), exploration_std=torch.tensor(self.std(self.step)))
+        # Where tanh has saturated in float32 (|mu| rounds to 1) its derivative is exactly 0: no policy
+        # gradient reaches the head through that action. All of them saturated = the actor has stopped.
+        metrics.update(actor_loss=loss.detach(), exploration_std=torch.tensor(self.std(self.step)),
+                       actor_saturated=(mu.detach().abs() >= 1.0).float().mean())
 
     def extra_state(self) -> dict:
         return {**super().extra_state(), "step": self.step}
