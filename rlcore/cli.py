@@ -152,12 +152,29 @@ def cmd_train(args) -> int:
     return 0 if status["state"] in ("finished", "crashed") else 1
 
 
+# Flags that build a run from scratch; an experiment builds its own runs, so they would be ignored.
+_RUN_FLAGS = (("--env", "env", "Pendulum-v1"), ("--env-kwargs", "env_kwargs", None), ("--algo", "algo", "sac"),
+              ("--seed", "seed", 0), ("--config", "config", None), ("--grid", "grid", []))
+
+
+def _check_experiment_flags(args) -> None:
+    for flag, name, default in _RUN_FLAGS:
+        value = getattr(args, name)
+        if value != default:
+            raise ConfigError(flag, value, f"no {flag} with --experiment (the experiment defines its runs: choose "
+                              "them with --param, change a field of every run with --set)")
+
+
 def cmd_sweep(args) -> int:
     _check_wait(args.wait)
     _check_results_dir(args.results_dir)
     if args.experiment:
+        _check_experiment_flags(args)
         kwargs = {k: _value(v) for k, v in _pairs(args.param, "--param")}
-        configs = list(get_experiment(args.experiment)(args.profile, **kwargs).configs)
+        overrides = {k: _value(v) for k, v in _pairs(args.set, "--set")}
+        # --set changes one field of every run of the experiment (their run ids change with it).
+        configs = [cfg.replace(**overrides) if overrides else cfg
+                   for cfg in get_experiment(args.experiment)(args.profile, **kwargs).configs]
     else:
         axes = {k: [_value(x) for x in v.split(",")] for k, v in _pairs(args.grid, "--grid")}
         configs = grid(_base_config(args), axes)

@@ -392,3 +392,32 @@ def test_force_and_wait_reach_run_sweep(capsys, tmp_path, monkeypatch):
     assert main(["sweep", "--no-progress", "--results-dir", str(tmp_path), "--grid", "seed=0,1", "--jobs", "2",
                  "--backend", "ray", "--threads-per-run", "2", "--cpus-per-run", "2", "--gpus-per-run", "0.5"]) == 0
     assert (seen["jobs"], seen["backend"], seen["threads"], seen["cpus_per_run"], seen["gpus_per_run"]) == (2, "ray", 2, 2.0, 0.5)
+
+
+def test_set_changes_every_run_of_an_experiment(capsys, tmp_path, monkeypatch):
+    import pandas as pd
+
+    seen = []
+
+    def fake_sweep(configs, results_dir, progress=True, **kwargs):
+        seen.extend(configs)
+        return pd.DataFrame({"run": [c.run_id for c in configs], "state": ["finished"] * len(configs)})
+
+    monkeypatch.setattr("rlcore.cli.run_sweep", fake_sweep)
+    argv = ["sweep", "--no-progress", "--results-dir", str(tmp_path), "--experiment", "ota_size_sweep",
+            "--param", "units=[64]", "--param", "layers=[1,2]", "--param", "seeds=[0]"]
+    assert main(argv) == 0
+    plain = list(seen)
+    seen.clear()
+    assert main([*argv, "--set", "agent.actor_lr=0.001"]) == 0
+    assert [c.agent.actor_lr for c in seen] == [0.001, 0.001] and [c.agent.actor_lr for c in plain] == [3e-4, 3e-4]
+    assert [c.replace(**{"agent.actor_lr": 3e-4}).run_id for c in seen] == [c.run_id for c in plain]
+    assert {c.run_id for c in seen}.isdisjoint(c.run_id for c in plain)
+
+
+@pytest.mark.parametrize("extra,flag", [(["--seed", "3"], "--seed"), (["--grid", "seed=0,1"], "--grid"),
+                                        (["--env", "Hopper-v4"], "--env"), (["--algo", "td3"], "--algo")])
+def test_flags_an_experiment_would_ignore_are_refused(capsys, tmp_path, extra, flag):
+    line = one_error_line(capsys, ["sweep", "--experiment", "ota_size_sweep", *extra, "--results-dir", str(tmp_path)],
+                          tmp_path)
+    assert line.startswith(f"error: {flag}=") and "--param" in line and "--set" in line
