@@ -121,10 +121,13 @@ def _base_config(args) -> RunConfig:
     return cfg.replace(**overrides) if overrides else cfg
 
 
+DEFAULT_ENV, DEFAULT_ALGO = "Pendulum-v1", "sac"
+
+
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", default="Pendulum-v1", help="gymnasium id, e.g. Ant-v4, Hopper-v5, Pendulum-v1")
+    p.add_argument("--env", default=DEFAULT_ENV, help="gymnasium id, e.g. Ant-v4, Hopper-v5, Pendulum-v1")
     p.add_argument("--env-kwargs", default=None, help='JSON, e.g. \'{"use_contact_forces": true}\'')
-    p.add_argument("--algo", default="sac", help="sac, td3, drq or drqv2 (drq/drqv2 on a dmc id: 84x84 pixels, 3 frames, action repeat 2)")
+    p.add_argument("--algo", default=DEFAULT_ALGO, help="sac, td3, drq or drqv2 (drq/drqv2 on a dmc id: 84x84 pixels, 3 frames, action repeat 2)")
     p.add_argument("--profile", default="smoke", help="budget preset: smoke, quick or paper")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None, help="a config.json to start from (e.g. from a run directory)")
@@ -153,7 +156,7 @@ def cmd_train(args) -> int:
 
 
 # Flags that build a run from scratch; an experiment builds its own runs, so they would be ignored.
-_RUN_FLAGS = (("--env", "env", "Pendulum-v1"), ("--env-kwargs", "env_kwargs", None), ("--algo", "algo", "sac"),
+_RUN_FLAGS = (("--env", "env", DEFAULT_ENV), ("--env-kwargs", "env_kwargs", None), ("--algo", "algo", DEFAULT_ALGO),
               ("--seed", "seed", 0), ("--config", "config", None), ("--grid", "grid", []))
 
 
