@@ -215,8 +215,10 @@ class RunStore:
 
     def verified_final_status(self) -> dict[str, Any] | None:
         """The status of a run that ended (finished or crashed) and whose files say so: tables
-        parse, have the expected columns, and the evaluations reach the final step; a finished run
-        has its agent.pt. None for a run that has not ended. A damaged ended run raises DamagedFile."""
+        parse, have the expected columns, and the evaluations reach the final step. None for a run
+        that has not ended. A damaged ended run raises DamagedFile. A finished run's weights
+        (agent.pt, td_targets.pt) are not required: committed results keep the tables only, and a
+        run that is complete in its tables is not retrained for want of them (`load_agent` says so)."""
         status = self.status()
         if not status or status.get("state") not in FINAL_STATES:
             return None
@@ -231,8 +233,6 @@ class RunStore:
             if last != status.get("step"):
                 raise DamagedFile(self.path("evaluations.csv"),
                                   f"ends at step {last}, the finished run at {status.get('step')}")
-            if not self.path("agent.pt").exists():
-                raise DamagedFile(self.path("agent.pt"), "missing from a finished run")
         return status
 
     def set_aside(self, reason: str, names: Sequence[str] | None = None, prefix: str = "damaged") -> Path:

@@ -18,7 +18,7 @@ import pytest
 from conftest import EvaluationSpy
 from rlcore.hooks import Hook
 from rlcore.io import DamagedFile
-from rlcore.results import RunLocked, RunStore, load_runs, read_table
+from rlcore.results import RunLocked, RunStore, load_agent, load_runs, read_table
 from rlcore.sweep import run_sweep
 from rlcore.train import RunInterrupted, train
 
@@ -124,7 +124,7 @@ def test_half_json_shows_as_damaged_in_runs(tmp_path, tiny_config, name):
     assert runs.loc[cfg.run_id, "state"].startswith(f"damaged: {name}: not readable as JSON")
 
 
-@pytest.mark.parametrize("damage", ["cut_evaluations", "empty_metrics", "half_status", "no_agent"])
+@pytest.mark.parametrize("damage", ["cut_evaluations", "empty_metrics", "half_status"])
 def test_damaged_finished_run_is_recomputed_not_marked_error(tmp_path, tiny_config, damage):
     cfg, store = _finished(tmp_path, tiny_config)
     reference = pd.read_csv(store.path("evaluations.csv"))
@@ -133,16 +133,30 @@ def test_damaged_finished_run_is_recomputed_not_marked_error(tmp_path, tiny_conf
         store.path("evaluations.csv").write_text("\n".join(text.splitlines()[:4]) + "\n")  # ends early
     elif damage == "empty_metrics":
         store.path("metrics.csv").write_text("")
-    elif damage == "half_status":
-        store.path("status.json").write_text('{"state": "fin')
     else:
-        store.path("agent.pt").unlink()
+        store.path("status.json").write_text('{"state": "fin')
     out = run_sweep([cfg], tmp_path, progress=False)
     assert list(out["state"]) == ["finished"]
     assert store.status()["state"] == "finished"
     again = pd.read_csv(store.path("evaluations.csv"))
     assert list(zip(again["step"], again["metric"])) == list(zip(reference["step"], reference["metric"]))
     assert [p.name for p in store.dir.iterdir() if p.name.startswith("damaged-")], "the damaged files were kept"
+
+
+def test_finished_run_without_its_weights_is_kept_as_committed_results_are(tmp_path, tiny_config):
+    """Committed quick/paper runs hold their tables only (no agent.pt, td_targets.pt): a sweep over a
+    fresh clone must return them as finished, not set them aside and retrain them."""
+    cfg, store = _finished(tmp_path, tiny_config)
+    before = {name: store.path(name).read_bytes() for name in ("evaluations.csv", "metrics.csv", "status.json")}
+    for name in ("agent.pt", "td_targets.pt"):
+        store.path(name).unlink(missing_ok=True)
+    out = run_sweep([cfg], tmp_path, progress=False)
+    assert list(out["state"]) == ["finished"]
+    assert {name: store.path(name).read_bytes() for name in before} == before
+    assert not store.path("agent.pt").exists(), "nothing was retrained"
+    assert not [p for p in store.dir.iterdir() if p.name.startswith("damaged-")]
+    with pytest.raises(FileNotFoundError, match="weights were not kept"):
+        load_agent(store.dir)
 
 
 def test_truncated_checkpoint_is_set_aside_and_the_run_restarts(tmp_path, tiny_config, caplog):

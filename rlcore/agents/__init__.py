@@ -36,7 +36,8 @@ def load_agent(run_dir: str | Path, device: torch.device | str = "cpu") -> Agent
     """The final agent of a finished run, rebuilt from its config.json and agent.pt."""
     run_dir = Path(run_dir)
     if not (run_dir / "agent.pt").exists():
-        raise FileNotFoundError(f"{run_dir / 'agent.pt'} does not exist: the run has not finished")
+        raise FileNotFoundError(f"{run_dir / 'agent.pt'} does not exist: the run has not finished, or its weights "
+                                "were not kept (committed results hold tables only; retrain it with --force)")
     cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
     spec, action_dim = env_spec_of(cfg.env)
     agent = make_agent(cfg.agent, spec, action_dim, device, env_id=cfg.env.id)
