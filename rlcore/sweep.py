@@ -162,12 +162,39 @@ class _ReportingBar:
         self._send()
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_sweep_pid: int | None = None  # the process that started this worker (set by `_die_with_sweep`)
+
+
+def _die_with_sweep(sweep_pid: int) -> None:
+    """Worker initializer. A worker must not outlive its sweep: killed with SIGKILL, the sweep process
+    cannot stop its workers, and the pool has already handed them their next run. On Linux the
+    kernel sends this worker SIGTERM when the sweep dies (its run checkpoints and stops, as on
+    Ctrl-C); everywhere, `_worker_run` starts no run once the sweep is gone."""
+    global _sweep_pid
+    _sweep_pid = sweep_pid
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):  # no prctl: the check in _worker_run remains
+            pass
+
+
+def _sweep_gone() -> bool:
+    return _sweep_pid is not None and os.getppid() != _sweep_pid
+
+
 def _worker_run(cfg_dict: dict, root: str, force: bool, wait: float, threads: int, queue) -> dict[str, Any]:
     """A local job: one run in a spawned process with `threads` torch threads."""
     import torch
 
-    torch.set_num_threads(threads)
     cfg = RunConfig.from_dict(cfg_dict)
+    if _sweep_gone():
+        return {"run": cfg.run_id, "state": "interrupted", "step": None, "reason": "the sweep process has ended"}
+    torch.set_num_threads(threads)
     bar = (lambda total, initial, desc: _ReportingBar(queue, total, initial, desc)) if queue is not None else False
     try:
         return _train_row(cfg, Path(root), bar, force, wait)
@@ -288,7 +315,8 @@ def _run_local_jobs(configs, roots, progress, force, wait, jobs, threads) -> lis
     bar = _SweepBar(len(configs), progress)
     rows: dict[int, dict] = {}
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_die_with_sweep,
+                                 initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(_worker_run, cfg.to_dict(), str(root), force, wait, threads, queue): i
                        for i, (cfg, root) in enumerate(zip(configs, roots))}
             pending = set(futures)

@@ -5,6 +5,8 @@ Every run is a few seconds of Pendulum-v1 (60 steps, 16-unit networks, 20-step e
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -119,3 +121,31 @@ def test_ray_backend_end_to_end_with_a_local_ray(serial_one_thread, tmp_path):
     assert (rows["state"] == "finished").all(), rows
     pd.testing.assert_frame_equal(evaluations(tmp_path), evaluations(serial_root))
     assert not list(tmp_path.glob(".sweep-*"))  # the filesystem marker is removed
+
+
+_PDEATHSIG_PROBE = """
+import ctypes, os, signal, sys
+from rlcore import sweep
+sweep._die_with_sweep(os.getppid())
+value = ctypes.c_int(0)
+ctypes.CDLL(None).prctl(2, ctypes.byref(value))  # PR_GET_PDEATHSIG
+print(value.value == signal.SIGTERM, sweep._sweep_gone())
+sweep._die_with_sweep(os.getppid() + 1)  # as if the sweep that started this worker had died
+print(sweep._sweep_gone())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_local_worker_dies_with_its_sweep_and_starts_no_run_after_it(tmp_path, tiny_config):
+    out = subprocess.run([sys.executable, "-c", _PDEATHSIG_PROBE], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()[:2]
+    assert first == "True False"  # SIGTERM on the sweep's death; the sweep is alive
+    assert second == "True"
+    sweep_module._sweep_pid = os.getppid() + 1  # this process's parent is not that sweep: it is "gone"
+    try:
+        row = sweep_module._worker_run(tiny_config().to_dict(), str(tmp_path), False, 0.0, 1, None)
+    finally:
+        sweep_module._sweep_pid = None
+    assert row["state"] == "interrupted" and "ended" in row["reason"]
+    assert not list(tmp_path.iterdir()), "no run was started"
