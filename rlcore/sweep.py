@@ -164,6 +164,9 @@ class _ReportingBar:
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _sweep_pid: int | None = None  # the process that started this worker (set by `_die_with_sweep`)
+# Set once a run of this worker was interrupted (Ctrl-C, SIGTERM): the pool has already queued this
+# worker's next call, and the signal that stopped the run will not come again to stop that one.
+_worker_interrupted = False
 
 
 def _die_with_sweep(sweep_pid: int) -> None:
@@ -191,14 +194,18 @@ def _worker_run(cfg_dict: dict, root: str, force: bool, wait: float, threads: in
     """A local job: one run in a spawned process with `threads` torch threads."""
     import torch
 
+    global _worker_interrupted
     cfg = RunConfig.from_dict(cfg_dict)
     if _sweep_gone():
         return {"run": cfg.run_id, "state": "interrupted", "step": None, "reason": "the sweep process has ended"}
+    if _worker_interrupted:
+        return {"run": cfg.run_id, "state": "interrupted", "step": None, "reason": "the sweep was interrupted"}
     torch.set_num_threads(threads)
     bar = (lambda total, initial, desc: _ReportingBar(queue, total, initial, desc)) if queue is not None else False
     try:
         return _train_row(cfg, Path(root), bar, force, wait)
     except RunInterrupted as err:
+        _worker_interrupted = True
         return {"run": cfg.run_id, "state": "interrupted", "step": err.args[0] if err.args else None,
                 "reason": "interrupted; rerun the sweep to resume"}
 
@@ -341,8 +348,8 @@ def _run_local_jobs(configs, roots, progress, force, wait, jobs, threads) -> lis
         if manager is not None:
             manager.shutdown()
     interrupted = [r for r in rows.values() if r["state"] == "interrupted"]
-    if interrupted:
-        raise RunInterrupted(interrupted[0]["step"])
+    if interrupted:  # the step of a run that was interrupted, not of one that never started
+        raise RunInterrupted(next((r["step"] for r in interrupted if r["step"] is not None), None))
     return [rows[i] for i in range(len(configs))]
 
 

@@ -14,6 +14,7 @@ import torch
 
 from rlcore import sweep as sweep_module
 from rlcore.config import ConfigError, RunConfig
+from rlcore.io import read_json
 from rlcore.results import RunStore, load_runs, load_table
 from rlcore.sweep import grid, run_sweep
 
@@ -149,3 +150,34 @@ def test_a_local_worker_dies_with_its_sweep_and_starts_no_run_after_it(tmp_path,
         sweep_module._sweep_pid = None
     assert row["state"] == "interrupted" and "ended" in row["reason"]
     assert not list(tmp_path.iterdir()), "no run was started"
+
+
+def test_ctrl_c_stops_a_parallel_sweep_without_starting_the_queued_runs(tmp_path):
+    """Ctrl-C reaches the sweep and its workers (one process group): the two running runs checkpoint
+    and stop, and the runs the pool had already queued behind them never start."""
+    import signal
+    import time
+
+    cmd = [sys.executable, "-m", "rlcore", "sweep", "--env", "Pendulum-v1", "--profile", "smoke", "--no-progress",
+           "--jobs", "2", "--grid", "seed=0,1,2,3,4,5", "--set", "budget.total_steps=50000",
+           "--results-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:  # both runs past their first metrics window
+            if len(list(tmp_path.glob("*/metrics.csv"))) == 2:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the two runs never started")
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    runs = sorted(p.name for p in tmp_path.iterdir())
+    assert len(runs) == 2, f"queued runs started after Ctrl-C: {runs}"
+    states = [RunStore(tmp_path, RunConfig.from_dict(read_json(tmp_path / r / "config.json"))).status()["state"]
+              for r in runs]
+    assert states == ["interrupted", "interrupted"]
