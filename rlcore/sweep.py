@@ -172,8 +172,8 @@ _worker_interrupted = False
 def _die_with_sweep(sweep_pid: int) -> None:
     """Worker initializer. A worker must not outlive its sweep: killed with SIGKILL, the sweep process
     cannot stop its workers, and the pool has already handed them their next run. On Linux the
-    kernel sends this worker SIGTERM when the sweep dies (its run checkpoints and stops, as on
-    Ctrl-C); everywhere, `_worker_run` starts no run once the sweep is gone."""
+    kernel sends this worker SIGTERM when the sweep dies, and it stops (a rerun resumes from the
+    run's last complete checkpoint); everywhere, `_worker_run` starts no run once the sweep is gone."""
     global _sweep_pid
     _sweep_pid = sweep_pid
     if sys.platform.startswith("linux"):
