@@ -5,8 +5,10 @@ Every run is a few seconds of Pendulum-v1 (60 steps, 16-unit networks, 20-step e
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -125,7 +127,7 @@ def test_ray_backend_end_to_end_with_a_local_ray(serial_one_thread, tmp_path):
 
 
 _PDEATHSIG_PROBE = """
-import ctypes, os, signal, sys
+import ctypes, os, signal
 from rlcore import sweep
 sweep._die_with_sweep(os.getppid())
 value = ctypes.c_int(0)
@@ -155,9 +157,6 @@ def test_a_local_worker_dies_with_its_sweep_and_starts_no_run_after_it(tmp_path,
 def test_ctrl_c_stops_a_parallel_sweep_without_starting_the_queued_runs(tmp_path):
     """Ctrl-C reaches the sweep and its workers (one process group): the two running runs checkpoint
     and stop, and the runs the pool had already queued behind them never start."""
-    import signal
-    import time
-
     cmd = [sys.executable, "-m", "rlcore", "sweep", "--env", "Pendulum-v1", "--profile", "smoke", "--no-progress",
            "--jobs", "2", "--grid", "seed=0,1,2,3,4,5", "--set", "budget.total_steps=50000",
            "--results-dir", str(tmp_path)]
